@@ -1,0 +1,712 @@
+"""devices.yaml → validated, frozen records: which devices the lab has and how to reach them.
+
+Pure except for reading the file and checking that app paths exist. The YAML is composed, not
+loaded, so every mistake is reported as one `InventoryError` naming file, line and field (an
+unknown key is an error, never dropped). Schema (devices.yaml at the repo root has examples):
+
+    apps:                       # optional; name → entry
+      NAME: {path: PATH}        # an .ipa, an .app folder or an Info.plist; relative to this file
+    devices:                    # required, at least one
+      - name: NAME              # required, unique, [A-Za-z0-9._-]+
+        backend: virtual|ios    # required
+        model: iPhone17,3       # optional ProductType
+        ios: "26.1"             # optional; taken as written, so 17.10 stays "17.10"
+        tags: [TAG, ...]        # optional
+        apps: [NAME, ...]       # optional; default: every app
+        udid: UDID              # ios: required
+        usbmux: HOST:PORT       # ios: a remote usbmuxd; default: this Mac's
+        tunnel: tunneld[@HOST:PORT]   # ios 17+: the tunneld serving RSD; default 127.0.0.1:49151
+        wda: URL                # ios: WebDriverAgent (Home, force-quit, unlock)
+        unlock: true|false      # ios: no passcode, the harness may unlock it
+        time_scale: 0           # virtual: 0 = the clock jumps (default), 1 = real time
+
+`Inventory.select` picks devices by name and by a filter expression (no eval):
+
+    expr:     and_expr ('or' and_expr)*
+    and_expr: not_expr ('and' not_expr)*
+    not_expr: 'not' not_expr | '(' expr ')' | FIELD OP VALUE | WORD
+    FIELD:    backend | ios | model | name        OP: == != < <= > >= (ordering: ios only)
+    VALUE:    WORD | "string" | 'string'          WORD: [A-Za-z0-9._-]+
+
+A WORD alone is true when it is one of the device's tags, its backend or its name. `ios`
+compares versions numerically ("17" == "17.0" < "17.4"); a device without the field never
+matches a comparison.
+
+Top-level keys starting with `x-` are ignored: they hold `&anchors` that devices merge with
+`<<: *name`, so a lab can share settings between phones.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, NamedTuple, NoReturn, TypeVar
+from urllib.parse import urlsplit
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from harness.errors import InventoryError, UsageError
+
+__all__ = ["Address", "AppEntry", "DeviceRecord", "Inventory", "load_inventory", "parse_filter"]
+
+T = TypeVar("T")
+Backend = Literal["virtual", "ios"]
+BACKENDS: tuple[Backend, ...] = ("virtual", "ios")
+TUNNELD_DEFAULT_PORT = 49151
+
+_TOP_KEYS = ("apps", "devices")
+_APP_KEYS = ("path",)
+_COMMON_KEYS = ("name", "backend", "model", "ios", "tags", "apps")
+_BACKEND_KEYS: dict[str, tuple[str, ...]] = {
+    "ios": ("udid", "usbmux", "tunnel", "wda", "unlock"),
+    "virtual": ("time_scale",),
+}
+_DEVICE_KEYS = _COMMON_KEYS + _BACKEND_KEYS["ios"] + _BACKEND_KEYS["virtual"]
+
+_TAG = "tag:yaml.org,2002:"
+_WORD = re.compile(r"[A-Za-z0-9._-]+")
+_KEYWORDS = frozenset({"and", "or", "not"})
+_MODEL = re.compile(r"[A-Za-z]+[0-9]+,[0-9]+")
+_VERSION = re.compile(r"[0-9]+(\.[0-9]+){0,2}")
+_UDID = re.compile(r"[0-9A-Fa-f]{8}-?[0-9A-Fa-f]{16}|[0-9A-Fa-f]{40}")
+_HOST = re.compile(r"[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]")
+_UDID_HINT = "find it with `pymobiledevice3 usbmux list`"
+_TUNNELD_HINT = "start it with `sudo pymobiledevice3 remote tunneld`"
+
+
+class Address(NamedTuple):
+    """A TCP endpoint; a tuple so it can go straight to pymobiledevice3's `tunneld_address`."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class AppEntry:
+    """An app the harness can install; `path` is absolute and existed when the file was loaded."""
+
+    name: str
+    path: Path
+    line: int
+
+    @property
+    def kind(self) -> Literal["ipa", "app", "plist"]:
+        """What the path is: only a built `ipa` or `app` installs on a real iPhone."""
+        suffix = self.path.suffix.lower()
+        return "ipa" if suffix == ".ipa" else "app" if suffix == ".app" else "plist"
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    """One device of devices.yaml, validated; `line` is where it starts, for later messages.
+
+    `usbmux` None means this Mac's usbmuxd; `tunnel` is the tunneld to ask for an iOS 17+ RSD.
+    `unlock` is always True for the virtual iPhone, which has no passcode to get past.
+    """
+
+    name: str
+    backend: Backend
+    model: str | None = None
+    ios: str | None = None
+    tags: tuple[str, ...] = ()
+    apps: tuple[str, ...] = ()
+    udid: str | None = None
+    usbmux: Address | None = None
+    tunnel: Address | None = None
+    wda: str | None = None
+    unlock: bool = False
+    time_scale: float = 0.0
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """The loaded devices.yaml: devices in file order and apps by name."""
+
+    devices: tuple[DeviceRecord, ...]
+    apps: dict[str, AppEntry]
+    path: Path
+
+    def select(
+        self, names: Sequence[str] = (), filter_expr: str | None = None
+    ) -> list[DeviceRecord]:
+        """The devices named (in the order given; all when none), then those matching the filter.
+
+        Both come from the user (`--device`, `--device-filter`), so mistakes are UsageErrors.
+        """
+        by_name = {device.name: device for device in self.devices}
+        names = (names,) if isinstance(names, str) else names
+        for name in names:
+            if name not in by_name:
+                raise UsageError(
+                    f"no device named {name!r} in {self.path}{_did_you_mean(name, by_name)};"
+                    f" known: {', '.join(by_name)}"
+                )
+        chosen = [by_name[name] for name in dict.fromkeys(names)] if names else list(self.devices)
+        if filter_expr is None or not filter_expr.strip():
+            return chosen
+        matches = parse_filter(filter_expr)
+        return [device for device in chosen if matches(device)]
+
+
+def load_inventory(path: str | Path) -> Inventory:
+    """Read and validate devices.yaml; a user mistake is one InventoryError, never a traceback."""
+    file = Path(path)
+    shown = _shown(file)
+    root = _compose(_read(file, shown), shown)
+    return _Walker(shown, file.absolute().parent).inventory(root, file)
+
+
+def _shown(file: Path) -> str:
+    """How messages name the file: relative to the cwd when inside it (short, clickable)."""
+    try:
+        return str(file.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(file)
+
+
+def _read(file: Path, shown: str) -> str:
+    """The file's text, or an InventoryError that says how to get a usable file."""
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError:
+        raise InventoryError(
+            shown,
+            None,
+            "",
+            "no such file; copy devices.yaml from the bgharness repo root, or point --devices at"
+            " your inventory",
+        ) from None
+    except IsADirectoryError:
+        raise InventoryError(shown, None, "", "is a folder; point --devices at a file") from None
+    except OSError as exc:
+        raise InventoryError(shown, None, "", f"cannot read it: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InventoryError(shown, line, "", "not UTF-8 text; save it as UTF-8") from None
+
+
+def _compose(text: str, shown: str) -> Node | None:
+    """The YAML node tree (it keeps line numbers); a syntax error names the line PyYAML marks."""
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(str(exc.problem or exc.context or "not valid YAML").split())
+        if "'\\t'" in problem:
+            problem += " (indent with spaces, not tabs)"
+        elif "<block" in problem or "expected ':'" in problem:
+            problem += " (check the indentation of this line and the one before)"
+        raise InventoryError(
+            shown, mark.line + 1 if mark else None, "", f"YAML: {problem}"
+        ) from None
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        raise InventoryError(shown, line, "", f"YAML: {exc.reason}") from None
+
+
+def _did_you_mean(word: str, known: Iterable[str]) -> str:
+    """`, did you mean 'x'?` for a near miss, else nothing."""
+    close = difflib.get_close_matches(word, list(known), n=1)
+    return f", did you mean {close[0]!r}?" if close else ""
+
+
+def _line(node: Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _what(node: Node) -> str:
+    """What a node holds, in the words of a type error."""
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    if not node.tag.startswith(_TAG):
+        return f"a value tagged {node.tag}"
+    names = {"null": "nothing", "bool": "true/false", "int": "a number", "float": "a number"}
+    return names.get(node.tag.removeprefix(_TAG), "a string")
+
+
+class _Walker:
+    """Walks the node tree of one file; `fail` turns a node into file:line and field."""
+
+    def __init__(self, shown: str, base: Path):
+        self.shown, self.base = shown, base
+
+    def fail(self, node: Node | None, field: str, problem: str) -> NoReturn:
+        raise InventoryError(self.shown, _line(node) if node else None, field, problem)
+
+    def inventory(self, root: Node | None, file: Path) -> Inventory:
+        if root is None or (isinstance(root, ScalarNode) and root.tag == _TAG + "null"):
+            self.fail(
+                None,
+                "",
+                "the file is empty; it needs a `devices:` list (devices.yaml at the bgharness repo"
+                " root is an example)",
+            )
+        top = self.mapping(root, "", _TOP_KEYS, "a mapping with `apps:` and `devices:`")
+        apps = self.apps(top["apps"][1], "apps") if "apps" in top else {}
+        if "devices" not in top:
+            self.fail(root, "devices", "missing; add a `devices:` list with at least one device")
+        key, seq = top["devices"]
+        if not isinstance(seq, SequenceNode):
+            self.fail(seq, "devices", f"expected a list of devices, got {_what(seq)}")
+        if not seq.value:
+            self.fail(key, "devices", "the list is empty; add at least one device")
+        devices: list[DeviceRecord] = []
+        for index, node in enumerate(seq.value):
+            devices.append(self.device(node, f"devices[{index}]", apps, devices))
+        return Inventory(devices=tuple(devices), apps=apps, path=file)
+
+    def mapping(
+        self, node: Node, field: str, known: Sequence[str] | None, expected: str
+    ) -> dict[str, tuple[ScalarNode, Node]]:
+        """Key → (key node, value node); `<<` merges applied, unknown and duplicate keys refused.
+
+        `known` None takes any key (the names of `apps:`). At the top, `x-` keys are allowed and
+        ignored: they hold `&anchors` for devices to merge, as in docker compose files.
+        """
+        if not isinstance(node, MappingNode):
+            self.fail(node, field, f"expected {expected}, got {_what(node)}")
+        pairs = self.pairs(node, field, set())
+        for name, (key, _) in pairs.items():
+            if known is not None and name not in known and not (field == "" and name[:2] == "x-"):
+                extra = " (and x-NAME keys for anchors)" if field == "" else ""
+                hint = _did_you_mean(name, known) or f"; known keys: {', '.join(known)}{extra}"
+                self.fail(key, _join(field, name), f"unknown key{hint}")
+        return pairs
+
+    def pairs(
+        self, node: MappingNode, field: str, seen: set[int]
+    ) -> dict[str, tuple[ScalarNode, Node]]:
+        """A mapping's own keys, then those merged in with `<<: *anchor` that it does not set."""
+        if id(node) in seen:
+            self.fail(node, field, "an anchor merges itself")
+        own: dict[str, tuple[ScalarNode, Node]] = {}
+        merged: list[dict[str, tuple[ScalarNode, Node]]] = []
+        for key, value in node.value:
+            if key.tag == _TAG + "merge":
+                for source in value.value if isinstance(value, SequenceNode) else [value]:
+                    if not isinstance(source, MappingNode):
+                        self.fail(key, field, "`<<` must merge a mapping, like `<<: *defaults`")
+                    merged.append(self.pairs(source, field, seen | {id(node)}))
+                continue
+            if not isinstance(key, ScalarNode) or not key.value:
+                self.fail(key, field, "a key must be a plain word")
+            if key.value in own:
+                first = _line(own[key.value][0])
+                self.fail(key, _join(field, key.value), f"duplicate key (first on line {first})")
+            own[key.value] = (key, value)
+        for more in merged:
+            for name, pair in more.items():
+                own.setdefault(name, pair)
+        return own
+
+    def apps(self, node: Node, field: str) -> dict[str, AppEntry]:
+        entries = self.mapping(node, field, None, "a mapping of app name → {path: ...}")
+        return {name: self.app(name, key, value, field) for name, (key, value) in entries.items()}
+
+    def app(self, name: str, key: ScalarNode, node: Node, field: str) -> AppEntry:
+        field = _join(field, name)
+        if not _WORD.fullmatch(name):
+            self.fail(key, field, "an app name may use only letters, digits, '.', '_' and '-'")
+        keys = self.mapping(node, field, _APP_KEYS, "a mapping like {path: MyApp.ipa}")
+        if "path" not in keys:
+            self.fail(
+                node, _join(field, "path"), "missing: an .ipa, an .app folder or an Info.plist"
+            )
+        text = self.text(keys["path"][1], _join(field, "path"))
+        path = Path(os.path.normpath(self.base / Path(text).expanduser()))
+        self.check_app_path(path, keys["path"][1], _join(field, "path"))
+        return AppEntry(name=name, path=path, line=_line(key))
+
+    def check_app_path(self, path: Path, node: Node, field: str) -> None:
+        """The path must be something the backends install, and readable now (not mid-run)."""
+        kind = path.suffix.lower()
+        if kind not in (".ipa", ".app", ".plist"):
+            self.fail(node, field, f"{path} is not an .ipa, an .app folder or an Info.plist")
+        if not path.exists():
+            self.fail(node, field, f"{path} does not exist (a relative path starts at {self.base})")
+        if (kind == ".app") != path.is_dir():
+            shape = "a folder" if kind == ".app" else "a file"
+            self.fail(node, field, f"{path} should be {shape}")
+        if not os.access(path, os.R_OK):
+            self.fail(node, field, f"{path} is not readable (check its permissions)")
+
+    def device(
+        self, node: Node, field: str, apps: dict[str, AppEntry], before: Sequence[DeviceRecord]
+    ) -> DeviceRecord:
+        keys = self.mapping(node, field, _DEVICE_KEYS, "a device: a mapping with name and backend")
+        if "name" not in keys:
+            self.fail(node, _join(field, "name"), "every device needs a name")
+        name = self.word(keys["name"][1], _join(field, "name"), "device name")
+        self.check_unique_name(name, keys["name"][1], _join(field, "name"), before)
+        backend = self.backend(keys, node, field)
+
+        def get(key: str, parse: Callable[[Node, str], T]) -> T | None:
+            return parse(keys[key][1], _join(field, key)) if key in keys else None
+
+        app_names = get("apps", lambda n, f: self.app_list(n, f, apps, backend))
+        unlock = get("unlock", self.boolean)
+        udid = get("udid", self.udid)
+        if udid:
+            self.check_unique_udid(udid, keys["udid"][1], _join(field, "udid"), before)
+        return DeviceRecord(
+            name=name,
+            backend=backend,
+            model=get("model", self.model),
+            ios=get("ios", self.ios),
+            tags=get("tags", self.tags) or (),
+            apps=self.default_apps(node, field, apps, backend) if app_names is None else app_names,
+            udid=udid,
+            usbmux=get("usbmux", self.usbmux),
+            tunnel=get("tunnel", self.tunnel),
+            wda=get("wda", self.url),
+            unlock=backend == "virtual" if unlock is None else unlock,
+            time_scale=get("time_scale", self.time_scale) or 0.0,
+            line=_line(node),
+        )
+
+    def backend(self, keys: dict[str, tuple[ScalarNode, Node]], node: Node, field: str) -> Backend:
+        """The backend, and the keys that belong to it: a key of the other one is a mistake."""
+        if "backend" not in keys:
+            self.fail(node, _join(field, "backend"), f"missing: one of {', '.join(BACKENDS)}")
+        text = self.text(keys["backend"][1], _join(field, "backend"))
+        backend = next((known for known in BACKENDS if known == text), None)
+        if backend is None:
+            hint = _did_you_mean(text, BACKENDS) or f"; use one of {', '.join(BACKENDS)}"
+            self.fail(
+                keys["backend"][1], _join(field, "backend"), f"unknown backend {text!r}{hint}"
+            )
+        for other in BACKENDS:
+            for key in _BACKEND_KEYS[other] if other != backend else ():
+                if key in keys:
+                    problem = f"{key} is for {other} devices only (this one is {backend})"
+                    self.fail(keys[key][0], _join(field, key), problem)
+        if backend == "ios" and "udid" not in keys:
+            self.fail(node, _join(field, "udid"), f"an ios device needs a udid ({_UDID_HINT})")
+        return backend
+
+    def check_unique_name(
+        self, name: str, node: Node, field: str, before: Sequence[DeviceRecord]
+    ) -> None:
+        """A lease, --device and the report all go by name."""
+        for index, other in enumerate(before):
+            if other.name == name:
+                problem = f"{name!r} is already the name of devices[{index}] (line {other.line})"
+                self.fail(node, field, f"{problem}; names must be unique")
+
+    def check_unique_udid(
+        self, udid: str, node: Node, field: str, before: Sequence[DeviceRecord]
+    ) -> None:
+        """Two records for one phone would let two workers lease it at once."""
+        for index, other in enumerate(before):
+            if other.udid and _same_udid(udid, other.udid):
+                problem = f"devices[{index}] {other.name!r} (line {other.line}) has this udid too"
+                self.fail(node, field, f"{problem}; one phone, one record")
+
+    def text(self, node: Node, field: str) -> str:
+        """A scalar as the user typed it: `ios: 17.10` stays "17.10", not the float 17.1."""
+        if not isinstance(node, ScalarNode):
+            self.fail(node, field, f"expected a single value, got {_what(node)}")
+        if node.tag == _TAG + "null" or not node.value.strip():
+            self.fail(node, field, "no value; give one or remove the key")
+        return node.value.strip()
+
+    def matching(self, node: Node, field: str, pattern: re.Pattern[str], expected: str) -> str:
+        text = self.text(node, field)
+        if not pattern.fullmatch(text):
+            self.fail(node, field, f"expected {expected}, got {text!r}")
+        return text
+
+    def word(self, node: Node, field: str, what: str) -> str:
+        """Names and tags are words, so a filter expression can name them."""
+        text = self.matching(node, field, _WORD, f"a {what} of letters, digits, '.', '_' or '-'")
+        if text in _KEYWORDS:
+            self.fail(node, field, f"{text!r} is a filter keyword; pick another {what}")
+        return text
+
+    def sequence(self, node: Node, field: str, expected: str) -> list[Node]:
+        if not isinstance(node, SequenceNode):
+            self.fail(node, field, f"expected {expected}, got {_what(node)}")
+        return node.value
+
+    def tags(self, node: Node, field: str) -> tuple[str, ...]:
+        items = self.sequence(node, field, "a list of tags, like [virtual, ci]")
+        return tuple(self.word(item, f"{field}[{i}]", "tag") for i, item in enumerate(items))
+
+    def app_list(
+        self, node: Node, field: str, apps: dict[str, AppEntry], backend: str
+    ) -> tuple[str, ...]:
+        names: list[str] = []
+        for i, item in enumerate(self.sequence(node, field, "a list of app names, like [BGProbe]")):
+            name = self.text(item, f"{field}[{i}]")
+            if name not in apps:
+                known = ", ".join(apps) or "none"
+                self.fail(
+                    item,
+                    f"{field}[{i}]",
+                    f"no app named {name!r} in `apps:`{_did_you_mean(name, apps)} (known: {known})",
+                )
+            if name in names:
+                self.fail(item, f"{field}[{i}]", f"{name!r} is listed twice")
+            self.check_installable(apps[name], item, f"{field}[{i}]", backend)
+            names.append(name)
+        return tuple(names)
+
+    def default_apps(
+        self, node: Node, field: str, apps: dict[str, AppEntry], backend: str
+    ) -> tuple[str, ...]:
+        """Without `apps:` a device takes every app, so each must be installable on it."""
+        for entry in apps.values():
+            self.check_installable(entry, node, _join(field, "apps"), backend)
+        return tuple(apps)
+
+    def check_installable(self, app: AppEntry, node: Node, field: str, backend: str) -> None:
+        """A real iPhone installs only a built app; catch an Info.plist here, not mid-run."""
+        if backend == "ios" and app.kind == "plist":
+            self.fail(
+                node,
+                field,
+                f"app {app.name} is an Info.plist (apps.{app.name}, line"
+                f" {app.line}); a real iPhone needs the built .ipa or .app: point that"
+                " path at it, or list only built apps in this device's `apps:`",
+            )
+
+    def model(self, node: Node, field: str) -> str:
+        return self.matching(node, field, _MODEL, "a ProductType like iPhone17,3")
+
+    def ios(self, node: Node, field: str) -> str:
+        return self.matching(node, field, _VERSION, 'an iOS version like "26.1"')
+
+    def udid(self, node: Node, field: str) -> str:
+        return self.matching(node, field, _UDID, f"a UDID ({_UDID_HINT})")
+
+    def usbmux(self, node: Node, field: str) -> Address:
+        what = "a remote usbmuxd, like 10.0.0.5:27015"
+        return self.parse_address(self.text(node, field), node, field, what)
+
+    def parse_address(self, text: str, node: Node, field: str, what: str) -> Address:
+        host, colon, port = text.rpartition(":")
+        if not colon or not _HOST.fullmatch(host) or not port.isdigit():
+            self.fail(node, field, f"expected HOST:PORT of {what}, got {text!r}")
+        if not 1 <= int(port) <= 65535:
+            self.fail(node, field, f"port {port} is out of range 1-65535")
+        return Address(host.strip("[]"), int(port))
+
+    def tunnel(self, node: Node, field: str) -> Address:
+        """`tunneld` or `tunneld@HOST[:PORT]`: the daemon that holds this phone's RSD tunnel."""
+        text = self.text(node, field)
+        kind, _, where = text.partition("@")
+        if kind != "tunneld" or (not where and "@" in text):
+            self.fail(
+                node,
+                field,
+                f'expected "tunneld" or "tunneld@HOST:PORT", got {text!r} ({_TUNNELD_HINT})',
+            )
+        if not where:
+            return Address("127.0.0.1", TUNNELD_DEFAULT_PORT)
+        if ":" not in where.rsplit("]", 1)[-1]:
+            where = f"{where}:{TUNNELD_DEFAULT_PORT}"
+        return self.parse_address(where, node, field, f"a tunneld ({_TUNNELD_HINT})")
+
+    def url(self, node: Node, field: str) -> str:
+        text = self.text(node, field)
+        try:
+            parts = urlsplit(text)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+            ok = ok and (parts.port is None or parts.port > 0)
+        except ValueError:
+            ok = False
+        if not ok:
+            self.fail(
+                node,
+                field,
+                f"expected WebDriverAgent's URL, like http://127.0.0.1:8100, got {text!r}",
+            )
+        return text
+
+    def boolean(self, node: Node, field: str) -> bool:
+        if not isinstance(node, ScalarNode) or node.tag != _TAG + "bool":
+            self.fail(node, field, f"expected true or false, got {_what(node)}")
+        return bool(_CONSTRUCT.construct_yaml_bool(node))
+
+    def time_scale(self, node: Node, field: str) -> float:
+        if not isinstance(node, ScalarNode) or node.tag not in (_TAG + "int", _TAG + "float"):
+            self.fail(
+                node,
+                field,
+                f"expected a number >= 0 (0 = the clock jumps, 1 = real time), got {_what(node)}",
+            )
+        value = float(_CONSTRUCT.construct_object(node))
+        if not math.isfinite(value) or value < 0:
+            self.fail(
+                node,
+                field,
+                f"expected a number >= 0 (0 = the clock jumps, 1 = real time), got {node.value}",
+            )
+        return value
+
+
+_CONSTRUCT = SafeConstructor()
+
+
+def _join(field: str, key: str) -> str:
+    return f"{field}.{key}" if field else key
+
+
+def _same_udid(a: str, b: str) -> bool:
+    """pymobiledevice3 matches UDIDs ignoring dashes and case; so do we."""
+    return a.replace("-", "").upper() == b.replace("-", "").upper()
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """A version as a tuple padded to three parts, so "17" == "17.0" and "17" < "17.4"."""
+    parts = tuple(int(part) for part in text.split("."))
+    return parts + (0,) * (3 - len(parts))
+
+
+# --- the filter expression -------------------------------------------------------------------
+
+Match = Callable[[DeviceRecord], bool]
+
+_FIELDS = ("backend", "ios", "model", "name")
+_OPS: dict[str, Callable[[object, object], bool]] = {
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,  # type: ignore[operator]
+    "<=": lambda a, b: a <= b,  # type: ignore[operator]
+    ">": lambda a, b: a > b,  # type: ignore[operator]
+    ">=": lambda a, b: a >= b,  # type: ignore[operator]
+}
+_TOKEN = re.compile(
+    r"""\s*(?:(?P<op>==|!=|<=|>=|<|>)|(?P<paren>[()])|(?P<string>"[^"]*"|'[^']*')"""
+    r"""|(?P<word>[A-Za-z0-9._-]+)|(?P<bad>\S))"""
+)
+
+
+class _Token(NamedTuple):
+    kind: str  # op, paren, string, word, keyword, end
+    text: str
+    column: int  # 1-based
+
+
+def parse_filter(expr: str) -> Match:
+    """Compile a device filter (grammar in the module docstring); UsageError names the column."""
+    return _FilterParser(expr).parse()
+
+
+class _FilterParser:
+    """Recursive descent over the tokens; builds closures, never evaluates user text."""
+
+    def __init__(self, expr: str):
+        self.expr = expr
+        self.tokens = self.lex(expr)
+        self.at = 0
+
+    def fail(self, column: int, problem: str) -> NoReturn:
+        raise UsageError(f"device filter {self.expr!r}: column {column}: {problem}")
+
+    def lex(self, expr: str) -> list[_Token]:
+        tokens: list[_Token] = []
+        for found in _TOKEN.finditer(expr.rstrip()):
+            kind = found.lastgroup or "bad"
+            text, column = found.group(kind), found.start(kind) + 1
+            if kind == "bad":
+                problem = (
+                    "the closing quote is missing" if text in "'\"" else f"unexpected {text!r}"
+                )
+                self.fail(column, problem)
+            if kind == "word" and text in _KEYWORDS:
+                kind = "keyword"
+            tokens.append(_Token(kind, text, column))
+        tokens.append(_Token("end", "", len(expr.rstrip()) + 1))
+        return tokens
+
+    @property
+    def current(self) -> _Token:
+        return self.tokens[self.at]
+
+    def take(self) -> _Token:
+        token = self.tokens[self.at]
+        self.at += token.kind != "end"
+        return token
+
+    def parse(self) -> Match:
+        match = self.either()
+        if self.current.kind != "end":
+            self.fail(
+                self.current.column, f"expected 'and', 'or' or the end, got {self.current.text!r}"
+            )
+        return match
+
+    def either(self) -> Match:
+        terms = [self.both()]
+        while self.current.text == "or" and self.current.kind == "keyword":
+            self.take()
+            terms.append(self.both())
+        return terms[0] if len(terms) == 1 else lambda d: any(term(d) for term in terms)
+
+    def both(self) -> Match:
+        terms = [self.negation()]
+        while self.current.text == "and" and self.current.kind == "keyword":
+            self.take()
+            terms.append(self.negation())
+        return terms[0] if len(terms) == 1 else lambda d: all(term(d) for term in terms)
+
+    def negation(self) -> Match:
+        token = self.take()
+        if token.kind == "keyword" and token.text == "not":
+            inner = self.negation()
+            return lambda d: not inner(d)
+        if token.text == "(":
+            inner = self.either()
+            closing = self.take()
+            if closing.text != ")":
+                got = repr(closing.text) if closing.text else "the end"
+                self.fail(closing.column, f"expected ')', got {got}")
+            return inner
+        if token.kind != "word":
+            got = repr(token.text) if token.text else "the end"
+            self.fail(
+                token.column, f"expected a tag, backend, device name, 'not' or '(', got {got}"
+            )
+        if self.current.kind == "op":
+            return self.comparison(token)
+        word = token.text
+        return lambda d: word in d.tags or word == d.backend or word == d.name
+
+    def comparison(self, field: _Token) -> Match:
+        op, value = self.take(), self.take()
+        if field.text not in _FIELDS:
+            self.fail(
+                field.column, f"{field.text!r} cannot be compared; fields: {', '.join(_FIELDS)}"
+            )
+        if value.kind not in ("word", "string"):
+            got = repr(value.text) if value.text else "the end"
+            self.fail(value.column, f"expected a value after {op.text}, got {got}")
+        text = value.text.strip("'\"") if value.kind == "string" else value.text
+        compare, name = _OPS[op.text], field.text
+        if name != "ios":
+            if op.text not in ("==", "!="):
+                self.fail(op.column, f"{name} compares only with == and !=")
+            return lambda d: getattr(d, name) is not None and compare(getattr(d, name), text)
+        if not _VERSION.fullmatch(text):
+            self.fail(
+                value.column, f'ios compares with a version like "17" or "17.4", got {text!r}'
+            )
+        wanted = _version(text)
+        return lambda d: d.ios is not None and compare(_version(d.ios), wanted)
