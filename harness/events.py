@@ -7,7 +7,7 @@ what `logparse` recognised in it, named by one of `KINDS` (the table in DESIGN.m
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 KINDS = frozenset(
@@ -64,7 +64,7 @@ class LogEntry:
 
     def syslog_line(self) -> str:
         """The entry as `pymobiledevice3 syslog live --label` prints it."""
-        stamp = datetime.fromtimestamp(self.time, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        stamp = datetime.fromtimestamp(self.time, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         label = f" [{self.subsystem}][{self.category}]" if self.subsystem else ""
         return (
             f"{stamp} {self.process}{{{self.image}}}[{self.pid}] <{self.level}>: "

@@ -1,0 +1,737 @@
+"""The virtual iPhone: one iPhone's background scheduling, in process, on a virtual clock.
+
+It implements the Device contract so the suites and the harness run without hardware. It
+installs real bundles (reading their Info.plist), runs the probe plan, and writes the log
+lines iOS writes, in iOS's own wording, so the same parser and the same assertions serve both
+backends. Every policy names its source: bg-facts.md (../shared/research) section and the
+primary source cited there. Network and lock state outlive the process, as on a phone, so a
+crashed run really leaves the virtual iPhone offline until the journal restores it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from harness.appbundle import AppInfo, assemble_ipa, read_app
+from harness.clock import VirtualClock, _Timer
+from harness.debugger import parse_simulate_command
+from harness.device import NETWORK_PROFILES, DeviceInfo
+from harness.errors import DebuggerError, HarnessError, Unsupported, UsageError
+from harness.events import LogEntry
+from harness.inventory import DeviceRecord
+from harness.logstream import QueueLogStream
+from harness.plan import PLAN_ENV, Handler, Plan, Request, plan_from_json
+
+# -- Policies ---------------------------------------------------------------------------------
+
+# B1: "There can be a total of 1 refresh task and 10 processing tasks scheduled at any time";
+# more is BGTaskSchedulerErrorCodeTooManyPendingTaskRequests (2). (BGTaskScheduler.h)
+MAX_PENDING = {"refresh": 1, "processing": 10}
+# B1: a refresh task gets "up to 30 seconds of background runtime" (WWDC19 707; Apple's article).
+REFRESH_BUDGET_S = 30.0
+# B1/B2: when the system launches a request is discretionary ("not earlier than" the
+# earliestBeginDate; processing "within the next two days"). The model picks fixed delays so
+# tests can say "eventually, within N", never an exact time.
+ORGANIC_DELAY_S = {"refresh": 15 * 60.0, "processing": 30 * 60.0}
+# B7/B1: refresh needs UIBackgroundModes `fetch`, processing needs `processing`; a missing mode
+# is BGTaskSchedulerErrorCodeNotPermitted (3) (B6, BGTaskScheduler.h).
+REQUIRED_MODE = {"refresh": "fetch", "processing": "processing"}
+# B6: error codes of BGTaskSchedulerErrorDomain.
+TOO_MANY_PENDING, NOT_PERMITTED = 2, 3
+# B8: errSecInteractionNotAllowed, a WhenUnlocked keychain item read while locked.
+ERR_SEC_INTERACTION_NOT_ALLOWED = -25308
+
+_REQUEST_CLASS = {"refresh": "BGAppRefreshTaskRequest", "processing": "BGProcessingTaskRequest"}
+_TASK_CLASS = {"refresh": "BGAppRefreshTask", "processing": "BGProcessingTask"}
+_ACTIVITY_PREFIX = {"refresh": "bgRefresh", "processing": "bgProcessing"}
+
+_FRAMEWORK = ("com.apple.BackgroundTasks", "Framework", "BackgroundTasks")
+_DAS = ("com.apple.duetactivityscheduler", "scheduler", "DuetActivityScheduler")
+_PROBE = ("dev.bgharness.probe", "lifecycle", "BGProbe")
+_RUNNINGBOARD = ("com.apple.runningboard", "process", "RunningBoard")
+_SPRINGBOARD = ("com.apple.springboard", "application", "SpringBoard")
+
+# Fixed system pids, as a phone has them.
+_DASD_PID, _SPRINGBOARD_PID, _RUNNINGBOARD_PID = 97, 34, 31
+# Virtual runs start at a fixed device time, so logs and reports are reproducible.
+VIRTUAL_EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=UTC).timestamp()
+
+
+@dataclass
+class _Pending:
+    """A request dasd holds (one `bgRefresh-ID:HEX` activity)."""
+
+    request: Request
+    bundle_id: str
+    activity: str
+    earliest: float
+    ready_at: float | None = None  # when its conditions first held, plus the organic delay
+
+    @property
+    def activity_name(self) -> str:
+        return f"{_ACTIVITY_PREFIX[self.request.type]}-{self.request.id}:{self.activity}"
+
+
+@dataclass
+class _Running:
+    """A task whose launch handler has been called and not yet completed."""
+
+    task: str
+    type: str
+    simulated: bool
+    activity: str | None
+    handler: Handler
+    timers: list[_Timer] = field(default_factory=list)
+
+    @property
+    def description(self) -> str:
+        return f"<{_TASK_CLASS[self.type]}: {self.task}>"
+
+
+@dataclass
+class _Process:
+    bundle_id: str
+    executable: str
+    pid: int
+    plan: Plan
+    foreground: bool
+    registered: set[str] = field(default_factory=set)
+    running: dict[str, _Running] = field(default_factory=dict)
+
+
+class VirtualIPhone:
+    """A Device (harness.device) modelling one iPhone; see the module docstring."""
+
+    def __init__(self, record: DeviceRecord, state_dir: Path, clock: VirtualClock):
+        self.name = record.name
+        self._record = record
+        self._state_file = state_dir / f"virtual-{record.name}.json"
+        self._apps_dir = state_dir / "virtual-apps"
+        self._clock = _SettlingClock(clock, self)
+        self._streams: list[QueueLogStream] = []
+        self._apps: dict[str, AppInfo] = {}
+        self._processes: dict[int, _Process] = {}
+        self._pids = itertools.count(412)
+        self._activities = itertools.count(0x6796B3, 0x1F3D)
+        self._pending: list[_Pending] = []
+        self._last_plan: dict[str, Plan] = {}
+        self._no_background_launch: set[str] = set()  # force-quit bundles (B1, A10)
+        self._network: str | None = None
+        self._locked = False
+        self._on_power = True  # lab phones sit on chargers
+        self._dasd_timer: _Timer | None = None
+
+    @classmethod
+    def open(cls, record: DeviceRecord, state_dir: Path) -> VirtualIPhone:
+        """Connect to the virtual iPhone, with the network and lock state it was left in."""
+        phone = cls(record, state_dir, VirtualClock(VIRTUAL_EPOCH, scale=record.time_scale))
+        if phone._state_file.exists():
+            state = json.loads(phone._state_file.read_text())
+            phone._network, phone._locked = state.get("network"), state.get("locked", False)
+        return phone
+
+    # -- Device contract: identity, apps ------------------------------------------------------
+
+    @property
+    def clock(self) -> _SettlingClock:
+        return self._clock
+
+    def info(self) -> DeviceInfo:
+        return DeviceInfo(
+            udid=f"virtual-{self.name}",
+            name=self.name,
+            model=self._record.model or "iPhone17,3",
+            ios_version=self._record.ios or "26.1",
+            ios_build="23B85",
+            backend="virtual",
+            capabilities=frozenset(
+                {"background", "force_quit", "lock", "unlock", "network", "debugger"}
+            ),
+        )
+
+    def install(self, app: Path) -> bool:
+        if app.name == "Info.plist" or app.suffix == ".plist":
+            app = assemble_ipa(app, self._apps_dir)
+        info = read_app(app)
+        old = self._apps.get(info.bundle_id)
+        if old is not None and old.content_hash == info.content_hash:
+            return False
+        self.uninstall(info.bundle_id)
+        self._apps[info.bundle_id] = info
+        return True
+
+    def uninstall(self, bundle_id: str) -> None:
+        for proc in self._processes_of(bundle_id):
+            self._terminate(proc)
+        self._pending = [p for p in self._pending if p.bundle_id != bundle_id]
+        self._apps.pop(bundle_id, None)
+        self._last_plan.pop(bundle_id, None)
+
+    def installed(self, bundle_id: str) -> bool:
+        return bundle_id in self._apps
+
+    # -- Device contract: processes -----------------------------------------------------------
+
+    def launch(self, bundle_id: str, env: dict[str, str], args: list[str]) -> int:
+        if bundle_id not in self._apps:
+            raise HarnessError(f"{self.name}: {bundle_id} is not installed; install it first")
+        for proc in self._processes_of(bundle_id):
+            self._terminate(proc)
+        plan = plan_from_json(env[PLAN_ENV]) if PLAN_ENV in env else self._relaunch_plan(bundle_id)
+        self._last_plan[bundle_id] = plan
+        # A10/B1: tapping the icon makes a force-quit app eligible for background launches again.
+        self._no_background_launch.discard(bundle_id)
+        for proc in self._processes.values():
+            proc.foreground = False
+        proc = self._start_process(bundle_id, plan, foreground=True)
+        if plan.cancel_all:
+            self._cancel_all(proc)
+        for request in plan.submit:
+            self._submit(proc, request)
+        return proc.pid
+
+    def pid(self, bundle_id: str) -> int | None:
+        return next((p.pid for p in self._processes_of(bundle_id)), None)
+
+    def kill(self, pid: int) -> None:
+        proc = self._processes.get(pid)
+        if proc is None:
+            raise HarnessError(f"{self.name}: no process {pid} to kill")
+        # A10 [L]: a SIGKILL is not the user's swipe; the app stays eligible for relaunch.
+        self._terminate(proc)
+
+    def background(self) -> None:
+        for proc in self._processes.values():
+            proc.foreground = False
+        self._schedule_dasd()
+
+    def force_quit(self, bundle_id: str) -> None:
+        procs = self._processes_of(bundle_id)
+        # A10: the swipe is logged by SpringBoard as its own event.
+        self._log(
+            "SpringBoard",
+            _SPRINGBOARD_PID,
+            _SPRINGBOARD,
+            f'SBWorkspaceTerminateApplication: {bundle_id}: "killed from app switcher"',
+        )
+        for proc in procs:
+            self._terminate(proc)
+        # B1 (Quinn, forums 14855): a force-quit app gets no more background refresh launches
+        # until the user opens it; B2 (forums 793189): processing requests may still run.
+        self._no_background_launch.add(bundle_id)
+        self._schedule_dasd()
+
+    # -- Device contract: lock, network -------------------------------------------------------
+
+    def lock(self) -> None:
+        self._locked = True
+        self._save_state()
+        self._schedule_dasd()
+
+    def unlock(self) -> None:
+        self._locked = False
+        self._save_state()
+        # B2: "The system terminates any background processing tasks running when the user
+        # starts using the device." Simulated tasks have no dasd activity (A3), so they stay.
+        for proc in list(self._processes.values()):
+            for run in list(proc.running.values()):
+                if run.type == "processing" and not run.simulated:
+                    self._expire(proc, run)
+        self._schedule_dasd()
+
+    def locked(self) -> bool:
+        return self._locked
+
+    def set_network(self, profile: str) -> None:
+        if profile not in NETWORK_PROFILES:
+            raise UsageError(
+                f"unknown network profile {profile!r}; known: {', '.join(NETWORK_PROFILES)}"
+            )
+        self._network = profile
+        self._save_state()
+        self._schedule_dasd()
+
+    def clear_network(self) -> None:
+        self._network = None
+        self._save_state()
+        self._schedule_dasd()
+
+    # -- Device contract: log, debugger, screen -----------------------------------------------
+
+    def log_stream(self) -> QueueLogStream:
+        stream = QueueLogStream()
+        self._streams.append(stream)
+        return stream
+
+    def debugger(self, pid: int) -> _VirtualDebugSession:
+        if pid not in self._processes:
+            raise DebuggerError(
+                f"{self.name}: cannot attach to pid {pid}: no such process "
+                "(the app is not running; launch it first)"
+            )
+        return _VirtualDebugSession(self, pid)
+
+    def screenshot(self) -> bytes:
+        raise Unsupported(
+            self.name,
+            "screenshot",
+            "the virtual iPhone has no screen; run the test on a real device for screenshots",
+        )
+
+    def close(self) -> None:
+        for stream in self._streams:
+            stream.close()
+        self._streams.clear()
+
+    # -- The app: launch, registration, submission --------------------------------------------
+
+    def _start_process(self, bundle_id: str, plan: Plan, foreground: bool) -> _Process:
+        info = self._apps[bundle_id]
+        proc = _Process(bundle_id, info.executable, next(self._pids), plan, foreground)
+        self._processes[proc.pid] = proc
+        self._probe(proc, "app.launched", None, reason="user" if foreground else "background")
+        for task in plan.register:
+            self._register(proc, task)
+        return proc
+
+    def _relaunch_plan(self, bundle_id: str) -> Plan:
+        """The plan the app follows when launched without one: register again, submit nothing."""
+        last = self._last_plan.get(bundle_id, Plan())
+        return Plan(
+            cancel_all=False, register=last.register, handler=last.handler, handlers=last.handlers
+        )
+
+    def _register(self, proc: _Process, task: str) -> None:
+        self._framework(proc, f"registerForTaskWithIdentifier: {task}", level="DEBUG")
+        info = self._apps[proc.bundle_id]
+        if not info.permits(task):
+            # B3/B7: register returns NO for an identifier not in the Info.plist.
+            self._framework(
+                proc,
+                f"Registration rejected; {task} is not advertised in the application's Info.plist",
+                level="ERROR",
+            )
+            self._probe(proc, "task.registration_error", task, reason="not_permitted")
+            return
+        proc.registered.add(task)
+        self._probe(proc, "task.registered", task)
+
+    def _cancel_all(self, proc: _Process) -> None:
+        self._framework(proc, "cancelAllTaskRequests")
+        for pending in [p for p in self._pending if p.bundle_id == proc.bundle_id]:
+            self._drop_pending(pending)
+
+    def _submit(self, proc: _Process, request: Request) -> None:
+        if request.type == "continued":
+            raise Unsupported(
+                self.name,
+                "continued processing tasks",
+                "the virtual iPhone does not model BGContinuedProcessingTask yet; "
+                "run this test on an iOS 26 device",
+            )
+        info = self._apps[proc.bundle_id]
+        description = _request_description(request, self._clock.now())
+        self._framework(proc, f"submitTaskRequest: {description}")
+        code = self._submit_error(info, request)
+        if code:
+            user_info = (
+                f"{{Unrecognized Identifier={request.id}}}" if code == NOT_PERMITTED else "{}"
+            )
+            if code == NOT_PERMITTED and not info.permits(request.id):
+                self._framework(
+                    proc,
+                    f"{request.id} is not advertised in the application's Info.plist",
+                    level="ERROR",
+                )
+            self._framework(
+                proc,
+                f"Error submitting task request: {description}, error: "
+                f'Error Domain=BGTaskSchedulerErrorDomain Code={code} "(null)" '
+                f"UserInfo={user_info}",
+            )
+            self._probe(
+                proc,
+                "task.submit_failed",
+                request.id,
+                type=request.type,
+                code=code,
+                domain="BGTaskSchedulerErrorDomain",
+            )
+            return
+        if request.id not in proc.registered:
+            # B7: submitting a permitted identifier without a handler raises
+            # NSInternalInconsistencyException (expo/expo#39769).
+            self._crash(proc, f"No launch handler registered for task with identifier {request.id}")
+            return
+        for old in [p for p in self._pending if p.request.id == request.id]:
+            # B1: "Submitting a task request for an unexecuted task that's already in the queue
+            # replaces the previous task request."
+            self._drop_pending(old)
+        earliest = self._clock.now() + (request.earliest_begin_s or 0.0)
+        activity = f"{next(self._activities) & 0xFFFFFF:06X}"
+        pending = _Pending(request, proc.bundle_id, activity, earliest)
+        self._pending.append(pending)
+        self._dasd(f"Submitted: {pending.activity_name} at priority 10")
+        self._probe(proc, "task.submitted", request.id, type=request.type)
+        self._schedule_dasd()
+
+    def _submit_error(self, info: AppInfo, request: Request) -> int | None:
+        """The BGTaskSchedulerErrorDomain code this submission fails with, if any (B6)."""
+        if not info.permits(request.id) or REQUIRED_MODE[request.type] not in info.background_modes:
+            return NOT_PERMITTED
+        same_type = {
+            p.request.id
+            for p in self._pending
+            if p.bundle_id == info.bundle_id and p.request.type == request.type
+        }
+        if request.id not in same_type and len(same_type) >= MAX_PENDING[request.type]:
+            return TOO_MANY_PENDING
+        return None
+
+    def _drop_pending(self, pending: _Pending) -> None:
+        self._pending.remove(pending)
+        self._dasd(f"CANCELED: {pending.activity_name} at priority 10")
+
+    # -- dasd: organic launches ---------------------------------------------------------------
+
+    def _schedule_dasd(self) -> None:
+        """Re-evaluate every pending request and set one timer for the next organic launch."""
+        if self._dasd_timer is not None:
+            self._dasd_timer.cancel()
+            self._dasd_timer = None
+        now = self._clock.now()
+        due: list[float] = []
+        for pending in self._pending:
+            if not self._eligible(pending):
+                pending.ready_at = None
+                continue
+            if pending.ready_at is None:
+                pending.ready_at = now + ORGANIC_DELAY_S[pending.request.type]
+            due.append(max(pending.earliest, pending.ready_at))
+        if due:
+            self._dasd_timer = self._clock.call_at(min(due), self._run_due)
+
+    def _eligible(self, pending: _Pending) -> bool:
+        request = pending.request
+        if request.type == "refresh":
+            # B1: no refresh launches for a force-quit app; A9 (Quinn) and common sense: the
+            # system launches refresh work for an app that is not in use.
+            return pending.bundle_id not in self._no_background_launch and not any(
+                p.foreground for p in self._processes_of(pending.bundle_id)
+            )
+        # B2: processing tasks "run only when the device is idle" (modelled: locked), only
+        # with network when requiresNetworkConnectivity, only on power when requiresExternalPower.
+        return (
+            self._locked
+            and not (request.requires_network and self._network == "offline")
+            and not (request.requires_power and not self._on_power)
+        )
+
+    def _run_due(self) -> None:
+        self._dasd_timer = None
+        now = self._clock.now()
+        for pending in list(self._pending):
+            ready = pending.ready_at is not None and max(pending.earliest, pending.ready_at) <= now
+            if ready and self._eligible(pending):
+                self._launch_organically(pending)
+        self._schedule_dasd()
+
+    def _launch_organically(self, pending: _Pending) -> None:
+        self._pending.remove(pending)
+        procs = self._processes_of(pending.bundle_id)
+        proc = (
+            procs[0]
+            if procs
+            else self._start_process(
+                pending.bundle_id, self._relaunch_plan(pending.bundle_id), foreground=False
+            )
+        )
+        self._log(
+            proc.executable,
+            proc.pid,
+            _DAS,
+            f"Handling launch from daemon for activities: {{(\n    {pending.activity_name}\n)}}",
+        )
+        self._run_task(proc, pending.request.id, pending.request.type, pending.activity)
+
+    # -- Running tasks ------------------------------------------------------------------------
+
+    def _run_task(self, proc: _Process, task: str, type_: str, activity: str | None) -> None:
+        if task not in proc.registered:
+            self._crash(proc, f"No launch handler registered for task with identifier {task}")
+            return
+        handler = proc.plan.handler_for(task)
+        run = _Running(task, type_, simulated=activity is None, activity=activity, handler=handler)
+        proc.running[task] = run
+        self._framework(proc, f"Running task: {run.description}")
+        start = "Starting simulated task" if run.simulated else "Starting task"
+        self._framework(proc, f"{start}: {run.description}")
+        self._probe(proc, "task.launched", task, type=type_, simulated=run.simulated)
+        self._handler_probes(proc, run)
+        if handler.resubmit:
+            request = proc.plan.request_for(task) or Request(type=type_, id=task)
+            self._submit(proc, request)
+        if handler.progress_every_s:
+            self._every(proc, run, handler.progress_every_s, handler.work_s)
+        if handler.complete != "never":
+            run.timers.append(
+                self._clock.call_later(
+                    handler.work_s, lambda: self._complete(proc, run, handler.complete == "success")
+                )
+            )
+        if type_ == "refresh" and not run.simulated:
+            # B1: about 30 s of runtime, then expiration. A simulated task has no dasd activity
+            # and so no dasd budget (A2/A3).
+            run.timers.append(
+                self._clock.call_later(REFRESH_BUDGET_S, lambda: self._expire(proc, run))
+            )
+
+    def _handler_probes(self, proc: _Process, run: _Running) -> None:
+        """The keychain probe the handler runs first (B8)."""
+        if run.handler.keychain == "when_unlocked" and self._locked:
+            self._probe(
+                proc,
+                "keychain.locked",
+                run.task,
+                status=ERR_SEC_INTERACTION_NOT_ALLOWED,
+                accessibility="when_unlocked",
+            )
+
+    def _every(self, proc: _Process, run: _Running, every: float, total: float) -> None:
+        steps = max(1, int(total // every))
+
+        def report(step: int) -> None:
+            if run.task in proc.running and proc.running[run.task] is run:
+                self._probe(proc, "task.progress", run.task, completed=step, total=steps)
+
+        for step in range(1, steps + 1):
+            run.timers.append(self._clock.call_later(step * every, lambda s=step: report(s)))
+
+    def _complete(self, proc: _Process, run: _Running, success: bool) -> None:
+        if proc.running.get(run.task) is not run:
+            return
+        for timer in run.timers:
+            timer.cancel()
+        del proc.running[run.task]
+        self._probe(proc, "task.completed", run.task, success=success)
+        if run.simulated:
+            self._framework(proc, f"Marking simulated task complete: {run.description}")
+        else:
+            self._framework(
+                proc, f"Marking task {run.description} complete with success: {int(success)}"
+            )
+            self._dasd(f"NO LONGER RUNNING {_ACTIVITY_PREFIX[run.type]}-{run.task}:{run.activity}")
+
+    def _expire(self, proc: _Process, run: _Running) -> None:
+        """The system expires a task: dasd budget over, or the user picked up the phone."""
+        if proc.running.get(run.task) is not run:
+            return
+        self._framework(
+            proc, f"Calling expiration handlers for tasks: {{(\n    {run.description}\n)}}"
+        )
+        self._framework(proc, f"Expiring task: {run.description}")
+        if run.handler.expiration_handler:
+            self._probe(proc, "task.expired", run.task)
+            self._complete(proc, run, success=False)
+            return
+        # B3 (BGTask.mm): no expiration handler, so the system completes the task unsuccessfully.
+        for timer in run.timers:
+            timer.cancel()
+        del proc.running[run.task]
+        self._framework(
+            proc,
+            f"Client didn't provide an expiration handler for task "
+            f"{run.description}, completing with NO success for them",
+            level="ERROR",
+        )
+        self._dasd(f"NO LONGER RUNNING {_ACTIVITY_PREFIX[run.type]}-{run.task}:{run.activity}")
+
+    # -- Simulate (the debugger's two commands) -----------------------------------------------
+
+    def _simulate_launch(self, proc: _Process, task: str) -> None:
+        """A2: log, ask dasd for pending requests, then run the task or say why not."""
+        self._framework(proc, f"Simulating launch for task with identifier {task}")
+        self._framework(proc, "Getting pending task requests")
+        self._clock.call_later(0.005, lambda: self._simulate_launch_reply(proc, task))
+
+    def _simulate_launch_reply(self, proc: _Process, task: str) -> None:
+        if proc.pid not in self._processes:
+            return
+        mine = [p for p in self._pending if p.bundle_id == proc.bundle_id]
+        names = "".join(f"\n    {p.activity_name}" for p in mine)
+        self._framework(proc, f"Found pending activities: {{({names}\n)}}")
+        pending = next((p for p in mine if p.request.id == task), None)
+        if pending is None:
+            self._framework(
+                proc, f"No task request with identifier {task} has been scheduled", level="ERROR"
+            )
+        elif task in proc.running:
+            self._framework(proc, f"Task with identifier {task} is already running")
+        elif task not in proc.registered:
+            self._crash(proc, f"No launch handler registered for task with identifier {task}")
+        else:
+            # A2: a successful simulate consumes the pending request, then runs the task.
+            self._framework(proc, f"cancelTaskRequestWithIdentifier: {task}")
+            self._drop_pending(pending)
+            self._run_task(proc, task, pending.request.type, activity=None)
+
+    def _simulate_expiration(self, proc: _Process, task: str) -> None:
+        """A3: only a running, simulated task with an expiration handler is expired."""
+        self._framework(proc, f"Simulating expiration for task with identifier {task}")
+        run = proc.running.get(task)
+        if run is None or not run.simulated:
+            self._framework(
+                proc, f"Task with identifier {task} is not currently being simulated", level="ERROR"
+            )
+        elif not run.handler.expiration_handler:
+            self._framework(
+                proc, f"No expiration handler for task: {run.description}", level="ERROR"
+            )
+        else:
+            self._framework(proc, f"Expiring simulated task: {run.description}")
+            self._probe(proc, "task.expired", task, simulated=True)
+            self._complete(proc, run, success=False)
+
+    # -- Process end --------------------------------------------------------------------------
+
+    def _crash(self, proc: _Process, reason: str) -> None:
+        self._log(
+            proc.executable,
+            proc.pid,
+            ("", "", "CoreFoundation"),
+            "*** Terminating app due to uncaught exception 'NSInternalInconsistencyException', "
+            f"reason: '{reason}'",
+            level="FAULT",
+        )
+        self._terminate(proc)
+
+    def _terminate(self, proc: _Process) -> None:
+        for run in proc.running.values():
+            for timer in run.timers:
+                timer.cancel()
+        proc.running.clear()
+        del self._processes[proc.pid]
+        self._log(
+            "runningboardd",
+            _RUNNINGBOARD_PID,
+            _RUNNINGBOARD,
+            "Removing assertions for terminated process: "
+            f"[application<{proc.bundle_id}>:{proc.pid}]",
+        )
+
+    def _processes_of(self, bundle_id: str) -> list[_Process]:
+        return [p for p in self._processes.values() if p.bundle_id == bundle_id]
+
+    # -- Writing the log ----------------------------------------------------------------------
+
+    def _log(
+        self,
+        process: str,
+        pid: int,
+        label: tuple[str, str, str],
+        message: str,
+        level: str = "NOTICE",
+    ) -> None:
+        subsystem, category, image = label
+        entry = LogEntry(
+            self._clock.now(), process, pid, message, subsystem, category, level, image
+        )
+        self._streams = [s for s in self._streams if not s.closed]
+        for stream in self._streams:
+            stream.put(entry)
+
+    def _framework(self, proc: _Process, message: str, level: str = "NOTICE") -> None:
+        self._log(proc.executable, proc.pid, _FRAMEWORK, message, level)
+
+    def _dasd(self, message: str) -> None:
+        self._log("dasd", _DASD_PID, _DAS, message)
+
+    def _probe(self, proc: _Process, kind: str, task: str | None, **attrs: object) -> None:
+        """What the probe app writes: `bgprobe {json}` on dev.bgharness.probe/lifecycle."""
+        body = {"event": kind, **({"task": task} if task else {}), **attrs}
+        self._log(proc.executable, proc.pid, _PROBE, "bgprobe " + json.dumps(body, sort_keys=True))
+
+    def _save_state(self) -> None:
+        self._state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"network": self._network, "locked": self._locked}))
+        os.replace(tmp, self._state_file)
+
+
+class _SettlingClock:
+    """The virtual clock, plus: after each step, wait until the log readers have caught up."""
+
+    virtual = True
+
+    def __init__(self, clock: VirtualClock, phone: VirtualIPhone):
+        self._clock, self._phone = clock, phone
+
+    def now(self) -> float:
+        return self._clock.now()
+
+    def call_at(self, at: float, action):
+        return self._clock.call_at(at, action)
+
+    def call_later(self, delay: float, action):
+        return self._clock.call_later(delay, action)
+
+    def wait(self, deadline: float, woken) -> None:
+        self._clock.wait(deadline, woken)
+        for stream in self._phone._streams:
+            stream.join()
+
+
+class _VirtualDebugSession:
+    """Accepts exactly the two commands of Apple's recipe (harness.debugger), like lldb would."""
+
+    def __init__(self, phone: VirtualIPhone, pid: int):
+        self._phone, self._pid, self._attached = phone, pid, True
+
+    def __enter__(self) -> _VirtualDebugSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.detach()
+
+    def evaluate(self, command: str) -> str:
+        if not self._attached:
+            raise DebuggerError("evaluate() after detach(): attach again")
+        proc = self._phone._processes.get(self._pid)
+        if proc is None:
+            raise DebuggerError(f"process {self._pid} exited while attached")
+        parsed = parse_simulate_command(command)
+        if parsed is None:
+            raise DebuggerError(
+                "the virtual iPhone's debugger evaluates only the two simulate commands "
+                f"of Apple's recipe (harness.debugger), not {command!r}",
+                transcript=f"(lldb) {command}\nerror: unsupported by the virtual iPhone",
+            )
+        action, task = parsed
+        if action == "launch":
+            self._phone._simulate_launch(proc, task)
+        else:
+            self._phone._simulate_expiration(proc, task)
+        return ""  # A4: lldb prints nothing when the call works
+
+    def detach(self) -> None:
+        self._attached = False
+
+
+def _request_description(request: Request, now: float) -> str:
+    """The request as BackgroundTasks describes it in `submitTaskRequest:` (B2, B9)."""
+    earliest = "(null)"
+    if request.earliest_begin_s is not None:
+        at = datetime.fromtimestamp(now + request.earliest_begin_s, UTC)
+        earliest = at.strftime("%Y-%m-%d %H:%M:%S +0000")
+    if request.type == "refresh":
+        return f"<BGAppRefreshTaskRequest: {request.id}, earliestBeginDate: {earliest}>"
+    return (
+        f"<BGProcessingTaskRequest: {request.id}, earliestBeginDate: {earliest}, "
+        f"requiresExternalPower={int(request.requires_power)}, "
+        f"requiresNetworkConnectivity={int(request.requires_network)}>"
+    )

@@ -1,0 +1,96 @@
+"""The Device contract every backend implements, and the records it returns.
+
+Synchronous verbs, callable from tests (DESIGN.md, "The Device contract"). A verb a device
+cannot do raises `Unsupported` naming what would make it possible; it never silently does
+nothing. The session and the plugin talk to devices only through this Protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from harness.clock import Clock
+from harness.debugger import DebugSession
+from harness.events import LogEntry
+
+# Network condition profiles a test may ask for; the backend maps them to the device's own.
+NETWORK_PROFILES = ("offline",)
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    udid: str
+    name: str
+    model: str
+    ios_version: str
+    ios_build: str
+    backend: str
+    capabilities: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def virtual(self) -> bool:
+        return self.backend == "virtual"
+
+
+class LogStream(Protocol):
+    """The device log from now on; iteration ends after `close()`."""
+
+    def __iter__(self) -> Iterator[LogEntry]: ...
+
+    def close(self) -> None: ...
+
+
+class Device(Protocol):
+    """One iPhone, real or virtual. Called by `Session`, `App` and the plugin."""
+
+    name: str
+
+    @property
+    def clock(self) -> Clock: ...
+
+    def info(self) -> DeviceInfo: ...
+
+    def install(self, app: Path) -> bool:
+        """Install an .ipa or .app; False when the same content was already installed."""
+
+    def uninstall(self, bundle_id: str) -> None: ...
+
+    def installed(self, bundle_id: str) -> bool: ...
+
+    def launch(self, bundle_id: str, env: dict[str, str], args: list[str]) -> int:
+        """Launch in the foreground (killing a running instance first); the new pid."""
+
+    def pid(self, bundle_id: str) -> int | None:
+        """The running app's pid, or None."""
+
+    def kill(self, pid: int) -> None:
+        """SIGKILL: the system-termination case; the app stays eligible for background launches."""
+
+    def background(self) -> None:
+        """Send the foreground app to the background (Home)."""
+
+    def force_quit(self, bundle_id: str) -> None:
+        """The user's app-switcher swipe; iOS then stops the app's background work."""
+
+    def lock(self) -> None: ...
+
+    def unlock(self) -> None: ...
+
+    def locked(self) -> bool: ...
+
+    def set_network(self, profile: str) -> None: ...
+
+    def clear_network(self) -> None: ...
+
+    def log_stream(self) -> LogStream: ...
+
+    def debugger(self, pid: int) -> DebugSession:
+        """Attach to `pid`; use as a context manager so it always detaches."""
+
+    def screenshot(self) -> bytes: ...
+
+    def close(self) -> None:
+        """Release the connection; the device is left as the journal says it should be."""

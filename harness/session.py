@@ -1,0 +1,313 @@
+"""A session on one device: what a test does to it, and what it waits to see in its log.
+
+`Session` pumps the device log into a `Timeline` on a thread of its own, waits on the device's
+clock (so a virtual iPhone jumps ahead), drives the debugger bridge, and applies network and
+lock changes only after writing them to the journal. `App` is an installed app on the
+session's device. The `bg` and `app` fixtures and the CLI are thin shells over these two.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from harness.appbundle import AppInfo
+from harness.debugger import check_task_id, simulate_expiration_command, simulate_launch_command
+from harness.device import Device
+from harness.errors import DebuggerError, HarnessError, UsageError
+from harness.events import Event
+from harness.journal import Journal, Perturbation
+from harness.logparse import parse_entry
+from harness.plan import PLAN_ENV, build_plan
+from harness.timeline import Expectation, ExpectationFailed, Mark, Timeline
+
+# How long `expect` waits when the test does not say (device seconds).
+DEFAULT_WITHIN_S = 30.0
+# How long the device may take to log that it received a simulate command (A2: an XPC
+# round-trip to dasd, milliseconds on a phone).
+SIMULATE_ANSWER_S = 10.0
+
+# How a journalled perturbation is undone, by kind.
+UNDO: dict[str, Callable[[Device], None]] = {
+    "network": lambda device: device.clear_network(),
+    "lock": lambda device: device.unlock(),
+}
+
+Step = str | tuple[str, Mapping[str, Any]]
+
+
+class Session:
+    def __init__(self, device: Device, journal: Journal):
+        self.device = device
+        self.clock = device.clock
+        self.timeline = Timeline()
+        self.app: App | None = None
+        self._journal = journal
+        self._woken = threading.Event()
+        self._active: list[Perturbation] = []
+        self._pump_error: BaseException | None = None
+        self._stream = device.log_stream()
+        self._pump = threading.Thread(
+            target=self._run_pump, name=f"bgharness-log-{device.name}", daemon=True
+        )
+        self._pump.start()
+        self._mark = self.timeline.mark(self.clock.now())
+
+    # -- Marks and expectations ---------------------------------------------------------------
+
+    def mark(self) -> Mark:
+        """From now on, expectations look only at what the device logs after this point."""
+        self._mark = self.timeline.mark(self.clock.now())
+        return self._mark
+
+    def expect(
+        self,
+        kind: str,
+        task: str | None = None,
+        *,
+        within: float = DEFAULT_WITHIN_S,
+        since: Mark | None = None,
+        **attrs: Any,
+    ) -> Event:
+        """Wait up to `within` device seconds for the event; fail listing what was seen."""
+        expectation = Expectation.of(kind, task, **attrs)
+        since = since or self._mark
+        found = self._wait(lambda: self.timeline.find(expectation, since), within)
+        if found is None:
+            raise ExpectationFailed(
+                self.timeline.describe_miss(
+                    f"expected {expectation} within {within:g} s; not seen",
+                    expectation,
+                    since,
+                    self.clock.now(),
+                )
+            )
+        return found
+
+    def expect_sequence(
+        self,
+        steps: Sequence[Step],
+        task: str | None = None,
+        *,
+        within: float = DEFAULT_WITHIN_S,
+        since: Mark | None = None,
+    ) -> list[Event]:
+        """Wait for events in this order; each step is a kind or (kind, {attr: value})."""
+        expectations = [_step(s, task) for s in steps]
+        since = since or self._mark
+        done = self._wait(
+            lambda: len(self.timeline.find_sequence(expectations, since)) == len(expectations),
+            within,
+        )
+        found = self.timeline.find_sequence(expectations, since)
+        if not done:
+            missing = expectations[len(found)]
+            seen = ", ".join(str(e) for e in expectations[: len(found)]) or "none"
+            raise ExpectationFailed(
+                self.timeline.describe_miss(
+                    f"expected the sequence {[str(e) for e in expectations]} within {within:g} s; "
+                    f"seen in order: {seen}; missing from: {missing}",
+                    missing,
+                    since,
+                    self.clock.now(),
+                )
+            )
+        return found
+
+    def expect_none(
+        self,
+        kind: str,
+        task: str | None = None,
+        *,
+        during: float,
+        since: Mark | None = None,
+        **attrs: Any,
+    ) -> None:
+        """Let `during` device seconds pass; fail if the event shows up (since the mark)."""
+        expectation = Expectation.of(kind, task, **attrs)
+        since = since or self._mark
+        found = self._wait(lambda: self.timeline.find(expectation, since), during)
+        if found is not None:
+            raise ExpectationFailed(
+                self.timeline.describe_miss(
+                    f"expected no {expectation} during {during:g} s; it happened at "
+                    f"+{(found.time or since.time) - since.time:.3f}",
+                    None,
+                    since,
+                    self.clock.now(),
+                )
+            )
+
+    def wait(self, seconds: float) -> None:
+        """Let `seconds` of device time pass."""
+        self._wait(lambda: None, seconds)
+
+    # -- The debugger bridge ------------------------------------------------------------------
+
+    def trigger(self, task: str) -> Event:
+        """Ask the app's BackgroundTasks to launch `task` now, as Apple's lldb recipe does.
+
+        Returns once the device logs that it received the request; whether it ran is in the log
+        too (`task.launched`, or `task.simulate_rejected` with the reason), for the test to expect.
+        """
+        return self._simulate(task, simulate_launch_command(task), "task.simulate_launch")
+
+    def expire(self, task: str) -> Event:
+        """Ask the app's BackgroundTasks to expire the simulated `task` now (bg-facts A3)."""
+        return self._simulate(task, simulate_expiration_command(task), "task.simulate_expire")
+
+    def _simulate(self, task: str, command: str, answer: str) -> Event:
+        check_task_id(task)
+        pid = self._app_pid()
+        since = self.timeline.mark(self.clock.now())
+        with self.device.debugger(pid) as session:
+            session.evaluate(command)
+        expectation = Expectation.of(answer, task)
+        found = self._wait(lambda: self.timeline.find(expectation, since), SIMULATE_ANSWER_S)
+        if found is None:
+            raise DebuggerError(
+                self.timeline.describe_miss(
+                    f"{self.device.name}: lldb ran `{command}` in pid {pid}, but the device log "
+                    "did "
+                    f"not show {answer} for {task} within {SIMULATE_ANSWER_S:g} s",
+                    expectation,
+                    since,
+                    self.clock.now(),
+                )
+            )
+        return found
+
+    def _app_pid(self) -> int:
+        if self.app is None:
+            raise UsageError("no app in this session: launch one first (the `app` fixture)")
+        pid = self.device.pid(self.app.bundle_id)
+        if pid is None:
+            raise UsageError(
+                f"{self.app.bundle_id} is not running on {self.device.name}: the debugger bridge "
+                "attaches to the running app, so launch it first (app.launch)"
+            )
+        return pid
+
+    # -- Perturbations ------------------------------------------------------------------------
+
+    @contextmanager
+    def offline(self) -> Iterator[None]:
+        """The device has no network inside the block (the 100 %-loss condition)."""
+        with self._perturb("network", "offline", lambda: self.device.set_network("offline")):
+            yield
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """The device is locked inside the block, and unlocked after it."""
+        with self._perturb("lock", "locked", self.device.lock):
+            yield
+
+    @contextmanager
+    def _perturb(self, kind: str, detail: str, apply: Callable[[], None]) -> Iterator[None]:
+        p = self._journal.record(self.device.name, kind, detail)  # before the change: see journal
+        self._active.append(p)
+        try:
+            apply()
+            yield
+        finally:
+            self._undo(p)
+
+    def _undo(self, p: Perturbation) -> None:
+        if p in self._active:
+            UNDO[p.kind](self.device)
+            self._active.remove(p)
+            self._journal.remove(p)
+
+    def close(self) -> None:
+        """Undo what is still applied (newest first) and stop reading the log."""
+        try:
+            for p in reversed(list(self._active)):
+                self._undo(p)
+        finally:
+            self._stream.close()
+            self._pump.join(timeout=5)
+
+    # -- Waiting ------------------------------------------------------------------------------
+
+    def _wait(self, found: Callable[[], Any], within: float) -> Any:
+        """Poll `found` as device time passes; its result, or None once `within` has passed."""
+        deadline = self.clock.now() + within
+        while True:
+            if self._pump_error is not None:
+                raise HarnessError(f"reading the device log failed: {self._pump_error!r}")
+            result = found()
+            if result or self.clock.now() >= deadline:
+                return result
+            self.clock.wait(deadline, self._woken)
+
+    def _run_pump(self) -> None:
+        try:
+            for entry in self._stream:
+                self.timeline.add(entry, parse_entry(entry))
+                self._woken.set()
+        except BaseException as exc:  # reported to the test thread by _wait
+            self._pump_error = exc
+            self._woken.set()
+
+
+def recover(device: Device, journal: Journal) -> list[str]:
+    """Undo what crashed runs left applied on `device`; one line for each thing restored."""
+    said = []
+    for p in journal.abandoned(device.name):
+        try:
+            UNDO[p.kind](device)
+        except HarnessError as exc:
+            said.append(f"{device.name}: could not undo {p.describe()}: {exc}")
+            continue
+        journal.remove(p)
+        undone = "restored the network" if p.kind == "network" else "unlocked the device"
+        said.append(f"{device.name}: {undone}: a crashed run left it ({p.describe()})")
+    return said
+
+
+class App:
+    """An installed app on the session's device: launch it with a plan, background it, end it."""
+
+    def __init__(self, session: Session, info: AppInfo):
+        self.session = session
+        self.info = info
+        self.bundle_id = info.bundle_id
+        session.app = self
+
+    def task(self, name: str) -> str:
+        """The full task identifier: a name without dots is `<bundle id>.<name>`."""
+        return check_task_id(name if "." in name else f"{self.bundle_id}.{name}")
+
+    def launch(self, plan: Mapping[str, Any] | None = None, args: Sequence[str] = ()) -> int:
+        """Launch in the foreground with the probe plan (validated first); the pid."""
+        env = {PLAN_ENV: build_plan(plan or {}, self.bundle_id).to_json()}
+        return self.session.device.launch(self.bundle_id, env, list(args))
+
+    @property
+    def pid(self) -> int | None:
+        return self.session.device.pid(self.bundle_id)
+
+    def background(self) -> None:
+        """Press Home: the app goes to the background."""
+        self.session.device.background()
+
+    def kill(self) -> None:
+        """SIGKILL the app, as the system does under memory pressure."""
+        pid = self.pid
+        if pid is None:
+            raise UsageError(f"{self.bundle_id} is not running on {self.session.device.name}")
+        self.session.device.kill(pid)
+
+    def force_quit(self) -> None:
+        """Swipe the app away in the app switcher, as a user does."""
+        self.session.device.force_quit(self.bundle_id)
+
+
+def _step(step: Step, task: str | None) -> Expectation:
+    if isinstance(step, str):
+        return Expectation.of(step, task)
+    kind, attrs = step
+    attrs = dict(attrs)
+    return Expectation.of(kind, attrs.pop("task", task), **attrs)

@@ -1,0 +1,53 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.journal import Journal
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_record_is_on_disk_before_the_change_and_gone_after(tmp_path):
+    journal = Journal(tmp_path)
+    p = journal.record("phone", "network", "offline")
+    files = list((tmp_path / "journal" / "phone").glob("*.json"))
+    assert len(files) == 1 and json.loads(files[0].read_text())["detail"] == "offline"
+    assert journal.entries("phone") == [p]
+    journal.remove(p)
+    journal.remove(p)  # harmless twice
+    assert journal.entries("phone") == []
+
+
+def test_only_records_of_dead_runs_are_abandoned(tmp_path):
+    journal = Journal(tmp_path)
+    mine = journal.record("phone", "lock", "locked")
+    path = tmp_path / "journal" / "phone" / f"{mine.id}.json"
+    assert journal.abandoned("phone") == []
+    data = json.loads(path.read_text())
+    data["pid"] = dead_pid()
+    path.write_text(json.dumps(data))
+    [left] = journal.abandoned("phone")
+    assert left.pid == data["pid"] and "device locked by pid" in left.describe()
+
+
+def test_an_unreadable_record_says_what_to_do(tmp_path):
+    folder = tmp_path / "journal" / "phone"
+    folder.mkdir(parents=True)
+    (folder / "x.json").write_text("{not json")
+    with pytest.raises(HarnessError, match="check the device by hand"):
+        Journal(tmp_path).entries("phone")
+
+
+def test_the_current_process_is_never_abandoned(tmp_path):
+    journal = Journal(tmp_path)
+    journal.record("phone", "network", "offline")
+    assert os.getpid() == journal.entries("phone")[0].pid
+    assert journal.abandoned("phone") == []
