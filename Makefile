@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 
 # The device suites against devices.yaml (the virtual iPhone by default); Allure results in reports/.
 device: install
-	$(BIN)/pytest -m device suites --alluredir=reports/allure-results $(PYTEST_DEVICE_ARGS)
+	$(BIN)/pytest -m device suites --alluredir=reports/allure-results --clean-alluredir $(PYTEST_DEVICE_ARGS)
 
 # The harness's own tests: no device needed.
 test: install

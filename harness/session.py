@@ -243,12 +243,12 @@ class Session:
             self.clock.wait(deadline, self._woken)
 
     def _run_pump(self) -> None:
-        try:
-            for entry in self._stream:
-                self.timeline.add(entry, parse_entry(entry))
-                self._woken.set()
-        except BaseException as exc:  # reported to the test thread by _wait
-            self._pump_error = exc
+        for entry in self._stream:
+            if self._pump_error is None:
+                try:
+                    self.timeline.add(entry, parse_entry(entry))
+                except Exception as exc:  # reported to the test thread by _wait
+                    self._pump_error = exc
             self._woken.set()
 
 

@@ -1,0 +1,190 @@
+"""The virtual iPhone's policies that the suites do not reach, through the library's Session."""
+
+import plistlib
+from pathlib import Path
+
+import pytest
+
+from harness.appbundle import read_app
+from harness.backends.virtual import VirtualIPhone
+from harness.errors import DebuggerError, Unsupported
+from harness.inventory import DeviceRecord
+from harness.journal import Journal
+from harness.session import App, Session
+from harness.timeline import ExpectationFailed
+
+PROBE_PLIST = Path(__file__).resolve().parents[1] / "suites/apps/BGProbe/Info.plist"
+B = "dev.bgharness.probe"
+
+
+def make_phone(tmp_path: Path) -> VirtualIPhone:
+    return VirtualIPhone.open(DeviceRecord(name="v", backend="virtual"), tmp_path / "state")
+
+
+def plist_without(tmp_path: Path, mode: str) -> Path:
+    plist = plistlib.loads(PROBE_PLIST.read_bytes())
+    plist["UIBackgroundModes"] = [m for m in plist["UIBackgroundModes"] if m != mode]
+    path = tmp_path / f"no-{mode}" / "Info.plist"
+    path.parent.mkdir()
+    path.write_bytes(plistlib.dumps(plist))
+    return path
+
+
+@pytest.fixture
+def phone(tmp_path):
+    phone = make_phone(tmp_path)
+    yield phone
+    phone.close()
+
+
+def start(phone: VirtualIPhone, tmp_path: Path, plist: Path = PROBE_PLIST) -> tuple[Session, App]:
+    phone.install(plist)
+    session = Session(phone, Journal(tmp_path / "state"))
+    return session, App(session, read_app(plist))
+
+
+@pytest.fixture
+def bg_app(phone, tmp_path):
+    session, app = start(phone, tmp_path)
+    yield session, app
+    session.close()
+
+
+def test_refresh_without_the_fetch_mode_is_refused_with_code_3(phone, tmp_path):
+    bg, app = start(phone, tmp_path, plist_without(tmp_path, "fetch"))
+    app.launch({"register": ["refresh"], "submit": [{"type": "refresh", "id": "refresh"}]})
+    bg.expect("task.submit_failed", app.task("refresh"), code=3, source="probe")
+    bg.expect_none("task.submitted", app.task("refresh"), source="dasd", during=5)
+    bg.close()
+
+
+def test_a_second_refresh_identifier_is_refused_with_code_2(bg_app):
+    bg, app = bg_app
+    app.launch(
+        {
+            "register": ["refresh", "dev.bgharness.probe.refresh.alt"],
+            "submit": [
+                {"type": "refresh", "id": "refresh"},
+                {"type": "refresh", "id": "dev.bgharness.probe.refresh.alt"},
+            ],
+        }
+    )
+    bg.expect("task.submitted", app.task("refresh"), source="dasd")
+    bg.expect("task.submit_failed", "dev.bgharness.probe.refresh.alt", code=2, source="probe")
+
+
+def test_resubmitting_replaces_the_pending_request(bg_app):
+    bg, app = bg_app
+    req = {"type": "refresh", "id": "refresh"}
+    app.launch({"register": ["refresh"], "submit": [req, req]})
+    dasd = {"source": "dasd"}
+    first, canceled, second = bg.expect_sequence(
+        [("task.submitted", dasd), ("task.canceled", dasd), ("task.submitted", dasd)],
+        task=app.task("refresh"),
+    )
+    assert canceled.attrs["activity"] == first.attrs["activity"] != second.attrs["activity"]
+    # Exactly one pending request: one trigger runs, the next is refused.
+    bg.trigger(app.task("refresh"))
+    bg.expect("task.completed", app.task("refresh"), success=True)
+    bg.mark()
+    bg.trigger(app.task("refresh"))
+    bg.expect("task.simulate_rejected", app.task("refresh"), reason="no_pending_request")
+
+
+def test_an_eleventh_processing_request_is_refused(phone, tmp_path):
+    plist = plistlib.loads(PROBE_PLIST.read_bytes())
+    plist["BGTaskSchedulerPermittedIdentifiers"] = [f"{B}.p{i}" for i in range(11)]
+    path = tmp_path / "many" / "Info.plist"
+    path.parent.mkdir()
+    path.write_bytes(plistlib.dumps(plist))
+    bg, app = start(phone, tmp_path, path)
+    names = [f"p{i}" for i in range(11)]
+    app.launch({"register": names, "submit": [{"type": "processing", "id": n} for n in names]})
+    bg.expect("task.submit_failed", f"{B}.p10", code=2, source="probe")
+    assert (
+        len([e for e in bg.timeline.events() if e.matches("task.submitted", source="dasd")]) == 10
+    )
+    bg.close()
+
+
+def test_submitting_a_permitted_identifier_without_a_handler_crashes_the_app(bg_app):
+    bg, app = bg_app
+    app.launch({"submit": [{"type": "refresh", "id": "refresh"}]})
+    bg.expect("app.terminated")
+    assert app.pid is None
+
+
+def test_unlocking_expires_a_running_processing_task(bg_app):
+    bg, app = bg_app
+    app.launch(
+        {
+            "register": ["processing"],
+            "submit": [{"type": "processing", "id": "processing"}],
+            "handler": {"work_s": 3600},
+        }
+    )
+    app.background()
+    with bg.locked():
+        bg.expect("task.launched", app.task("processing"), simulated=False, within=48 * 3600)
+    bg.expect("task.expired", app.task("processing"), source="probe", within=1)
+    bg.expect("task.completed", app.task("processing"), success=False, within=1)
+
+
+def test_a_when_unlocked_keychain_read_fails_while_locked(bg_app):
+    bg, app = bg_app
+    app.launch(
+        {
+            "register": ["refresh"],
+            "submit": [{"type": "refresh", "id": "refresh"}],
+            "handler": {"keychain": "when_unlocked"},
+        }
+    )
+    with bg.locked():
+        bg.trigger(app.task("refresh"))
+        event = bg.expect("keychain.locked", app.task("refresh"))
+    assert event.attrs["status"] == -25308
+
+
+def test_continued_tasks_say_they_are_not_modelled(bg_app):
+    _, app = bg_app
+    with pytest.raises(Unsupported, match="continued processing tasks is not supported"):
+        app.launch(
+            {"register": ["continued.x"], "submit": [{"type": "continued", "id": "continued.x"}]}
+        )
+
+
+def test_install_is_skipped_when_the_content_is_the_same(tmp_path):
+    phone = make_phone(tmp_path)
+    assert phone.install(PROBE_PLIST) is True
+    assert phone.install(PROBE_PLIST) is False
+    assert phone.install(plist_without(tmp_path, "fetch")) is True
+
+
+def test_the_debugger_accepts_only_the_two_commands_and_live_pids(bg_app, phone):
+    _, app = bg_app
+    pid = app.launch({})
+    session = phone.debugger(pid)
+    with pytest.raises(DebuggerError, match="only the two simulate commands"):
+        session.evaluate("p (int)getpid()")
+    session.detach()
+    phone.kill(pid)
+    with pytest.raises(DebuggerError, match="no such process"):
+        phone.debugger(pid)
+
+
+def test_an_expectation_that_fails_on_the_virtual_clock_fails_fast(bg_app):
+    bg, app = bg_app
+    app.launch({})
+    start_time = bg.clock.now()
+    with pytest.raises(ExpectationFailed):
+        bg.expect("task.launched", within=3600)
+    assert bg.clock.now() - start_time == pytest.approx(3600)
+
+
+def test_network_and_lock_outlive_the_connection(tmp_path):
+    phone = make_phone(tmp_path)
+    phone.set_network("offline")
+    phone.lock()
+    phone.close()
+    again = make_phone(tmp_path)
+    assert again.locked() and again._network == "offline"
