@@ -20,9 +20,10 @@ Times: a stamp without a zone is UTC (syslog live writes UTC); a missing year is
 year, so Feb 29 parses), a missing date 2000-01-01; no time at all is `NO_TIME`, which events
 carry as `None`. A record that names no pid has `NO_PID`, carried as `None`.
 
-`parse_entry` decides by message text alone which event a record holds; the sender (process,
-subsystem, image) only sets `source`, and where the container does not name the sender, the
-message's usual sender is assumed (a bare "Running task: …" line is the framework's).
+`parse_entry` decides by message text which event a record holds (dasd's and lldb's forms
+count only from dasd, lldb or an unnamed sender). The sender (process, subsystem, image) sets
+`source`; where the container names none, the message's usual sender is assumed (a bare
+"Running task: …" line is the framework's).
 """
 
 from __future__ import annotations
@@ -156,16 +157,16 @@ def _from_json(record: dict[str, Any], text: str) -> LogEntry:
     label = record.get("label")
     label = label if isinstance(label, dict) else {}
     level = record.get("level")
-    pid = record.get("pid")
+    level = _level(level) if isinstance(level, str) else _TRACE_LEVELS.get(_int(level, 0), "NOTICE")
     stamp = record.get("timestamp")
     return LogEntry(
         time=_epoch(stamp, None) if isinstance(stamp, str) else NO_TIME,
         process=posixpath.basename(_text(record.get("filename"))),
-        pid=pid if isinstance(pid, int) else NO_PID,
+        pid=_int(record.get("pid"), NO_PID),
         message=record["message"] + text[len(text.partition("\n")[0]) :],
         subsystem=_text(label.get("subsystem")),
         category=_text(label.get("category")),
-        level=_level(level) if isinstance(level, str) else _TRACE_LEVELS.get(level, "NOTICE"),
+        level=level,
         image=posixpath.basename(_text(record.get("image_name"))),
     )
 
@@ -174,13 +175,19 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _int(value: object, default: int) -> int:
+    """A JSON integer, or `default` for anything else (true and false included)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
 # A container: finds its header at the start of a line, then builds the entry from the
-# header match and the record's whole text (first line and continuations).
+# header match and the record's whole text (first line and continuations). The most specific
+# headers come first: a `log show` message quoting `[pid:tid]` must not pass for Xcode's.
 _Container = tuple[Callable[[str], Any], Callable[[Any, str], LogEntry]]
 _CONTAINERS: tuple[_Container, ...] = (
     (_SYSLOG_LIVE.match, _from_syslog_live),
-    (_XCODE.match, _from_xcode),
     (_LOG_SHOW.match, _from_log_show),
+    (_XCODE.match, _from_xcode),
     (_CONSOLE.match, _from_console),
     (_IDEVICESYSLOG.match, _from_idevicesyslog),
     (lambda line: _json_record(line) if line.startswith("{") else None, _from_json),
@@ -189,6 +196,7 @@ _Header = tuple[_Container, Any]
 
 
 def _header(line: str) -> _Header | None:
+    """The container whose record `line` starts, with its header; None for other lines."""
     for container in _CONTAINERS:
         found = container[0](line)
         if found is not None:
@@ -217,6 +225,7 @@ def _records(lines: Iterable[str]) -> Iterator[tuple[_Header | None, str]]:
 
 
 def _entry(header: _Header | None, text: str) -> LogEntry:
+    """The entry of one record; a bare one has only its message."""
     if header is None:
         return LogEntry(NO_TIME, "", NO_PID, text)
     (_, build), found = header
@@ -242,7 +251,7 @@ _ACTIVITY_TYPES = {
     "ContinuedProcessing": "continued",
 }
 
-_DESCRIPTION = re.compile(r"<(?P<cls>BG\w+?)(?P<request>Request)?: (?P<id>[^\s,>]+)")
+_DESCRIPTION = re.compile(r"<(?P<cls>BG\w+?)(?:Request)?: (?P<id>[^\s,>]+)")
 _ACTIVITY = re.compile(
     r"bg(?P<type>Refresh|Processing|ContinuedProcessing)-(?P<id>[^\s:,\"'<>()]+)"
     r"(?::(?P<activity>[0-9A-Fa-f]+))?"
@@ -499,7 +508,7 @@ def _apply(rule: _Rule, m: re.Match[str]) -> list[tuple[str | None, dict[str, An
     attrs = dict(rule.attrs)
     for name, value in m.groupdict().items():
         if value is not None and name != "ref":
-            attrs[name] = _CONVERT.get(name, str)(value)
+            attrs[name] = _CONVERT[name](value) if name in _CONVERT else value
     ref = m["ref"] if "ref" in rule.pattern.groupindex else None
     if ref is None:
         return [(None, attrs)]
