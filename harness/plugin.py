@@ -19,13 +19,11 @@ from typing import Any
 import allure
 import pytest
 
-from harness.appbundle import AppInfo, read_app
-from harness.backends import open_device
 from harness.device import Device
-from harness.errors import HarnessError, Unsupported
-from harness.inventory import DeviceRecord, Inventory, load_inventory
-from harness.journal import Journal
-from harness.session import App, Session, recover
+from harness.errors import HarnessError, Unsupported, UsageError
+from harness.inventory import DeviceRecord
+from harness.lab import Lab
+from harness.session import App, Session
 
 MARKERS = (
     "device: needs a device (real or virtual); select these tests with -m device",
@@ -87,11 +85,8 @@ class DevicePlugin:
         root = Path(config.rootpath)
         self.state_dir = root / "reports" / ".state"
         self.artifacts = Path(config.getoption("bg_artifacts") or root / "reports" / "artifacts")
-        self.journal = Journal(self.state_dir)
-        self._inventory: Inventory | None = None
+        self._lab: Lab | None = None
         self._selected: list[DeviceRecord] | None = None
-        self._devices: dict[str, Device] = {}
-        self._installed: dict[tuple[str, str], AppInfo] = {}
         self.outcomes: dict[str, Counter[str]] = defaultdict(Counter)
         self.said: list[str] = []
         self._old_sigterm: Any = None
@@ -100,55 +95,24 @@ class DevicePlugin:
     # -- Inventory and devices ----------------------------------------------------------------
 
     @property
-    def inventory(self) -> Inventory:
-        if self._inventory is None:
+    def lab(self) -> Lab:
+        if self._lab is None:
             path = self.config.getoption("devices") or Path(self.config.rootpath) / "devices.yaml"
             try:
-                self._inventory = load_inventory(path)
+                self._lab = Lab.load(path, self.state_dir, self.say)
             except HarnessError as exc:
                 raise pytest.UsageError(str(exc)) from None
-        return self._inventory
+        return self._lab
 
     def selected(self) -> list[DeviceRecord]:
         if self._selected is None:
             try:
-                self._selected = self.inventory.select(
+                self._selected = self.lab.inventory.select(
                     self.config.getoption("device"), self.config.getoption("device_filter")
                 )
             except HarnessError as exc:
                 raise pytest.UsageError(str(exc)) from None
         return self._selected
-
-    def record(self, name: str) -> DeviceRecord:
-        return next(r for r in self.inventory.devices if r.name == name)
-
-    def device(self, name: str) -> Device:
-        """The open device; opened on first use, after undoing what a crashed run left on it."""
-        if name not in self._devices:
-            device = open_device(self.record(name), self.state_dir)
-            for line in recover(device, self.journal):
-                self.say(line)
-            self._devices[name] = device
-        return self._devices[name]
-
-    def install(self, device: Device, record: DeviceRecord, app_name: str) -> AppInfo:
-        key = (record.name, app_name)
-        if key not in self._installed:
-            entry = self.inventory.apps.get(app_name)
-            if entry is None:
-                raise pytest.UsageError(
-                    f"@pytest.mark.app({app_name!r}): no app of that name in {self.inventory.path}"
-                    f"; known: {', '.join(self.inventory.apps)}"
-                )
-            info = read_app(entry.path)
-            if self.config.getoption("bg_reinstall") and device.installed(info.bundle_id):
-                device.uninstall(info.bundle_id)
-            with allure.step(
-                f"install {app_name} ({info.bundle_id} {info.version} build {info.build})"
-            ):
-                device.install(entry.path)
-            self._installed[key] = info
-        return self._installed[key]
 
     def say(self, line: str) -> None:
         """Tell the user now, and again in the summary."""
@@ -181,7 +145,7 @@ class DevicePlugin:
             name = _device_param(item)
             marker = item.get_closest_marker("requires")
             if name is not None and marker is not None:
-                why = _unmet(self.record(name), **marker.kwargs)
+                why = _unmet(self.lab.record(name), **marker.kwargs)
                 if why:
                     item.add_marker(pytest.mark.skip(reason=f"{name}: {why}"))
 
@@ -191,8 +155,8 @@ class DevicePlugin:
             self._old_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        for device in self._devices.values():
-            device.close()
+        if self._lab is not None:
+            self._lab.close()
         if self._old_sigterm is not None:
             signal.signal(signal.SIGTERM, self._old_sigterm)
 
@@ -214,7 +178,7 @@ class DevicePlugin:
         for line in self.said:
             terminalreporter.write_line(line, yellow=True)
         for name, counts in self.outcomes.items():
-            record = self.record(name)
+            record = self.lab.record(name)
             kind = "virtual iPhone" if record.backend == "virtual" else (record.model or "iPhone")
             ios = f", iOS {record.ios}" if record.ios else ""
             tally = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
@@ -234,7 +198,7 @@ def device(request: pytest.FixtureRequest) -> Device:
             "the `device` fixture is parametrised by bgharness; do not override it"
         )
     try:
-        return plugin.device(name)
+        return plugin.lab.open(name)
     except Unsupported as exc:
         pytest.skip(str(exc))
 
@@ -247,7 +211,7 @@ def bg(request: pytest.FixtureRequest, device: Device) -> Iterator[Session]:
     allure.dynamic.parameter("device", info.name)
     allure.dynamic.label("backend", info.backend)
     allure.dynamic.tag("virtual" if info.virtual else "hardware")
-    session = Session(device, plugin.journal)
+    session = Session(device, plugin.lab.journal)
     try:
         yield session
     finally:
@@ -263,14 +227,14 @@ def bg(request: pytest.FixtureRequest, device: Device) -> Iterator[Session]:
 def app(request: pytest.FixtureRequest, bg: Session, device: Device) -> Iterator[App]:
     """The app under test, installed (once per run) on the device; killed after the test."""
     plugin = request.config.stash[_plugin_key]
-    record = plugin.record(device.name)
     marker = request.node.get_closest_marker("app")
-    name = (
-        marker.args[0]
-        if marker
-        else (record.apps[0] if record.apps else next(iter(plugin.inventory.apps)))
-    )
-    the_app = App(bg, plugin.install(device, record, name))
+    try:
+        name = plugin.lab.app_for(device.name, marker.args[0] if marker else None)
+        with allure.step(f"install {name} on {device.name}"):
+            info = plugin.lab.install(device.name, name, plugin.config.getoption("bg_reinstall"))
+    except UsageError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    the_app = App(bg, info)
     yield the_app
     pid = the_app.pid
     if pid is not None:

@@ -1,23 +1,18 @@
-"""The `bgharness` console script: a shell over the library, one function per verb.
-
-`main` is the one place that turns a `HarnessError` into `bgharness: <message>` on stderr and
-exit code 2; verbs raise, they never print tracebacks or call `sys.exit`. To add a verb, write
-`cmd_<verb>(args)` and register its arguments in `_parser`.
-"""
+"""`bgharness parse`: the task-lifecycle events in a device log, as a table or JSON lines."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness.errors import HarnessError, UsageError
+from harness.errors import UsageError
 from harness.events import Event
 from harness.logparse import parse_lines
 
@@ -76,12 +71,7 @@ def cmd_parse(args: argparse.Namespace) -> None:
         _print_events(parse_lines(log), args.format)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="bgharness", description="Test iOS background tasks on iPhones."
-    )
-    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-
+def register(verbs: argparse._SubParsersAction) -> None:
     parse = verbs.add_parser(
         "parse",
         help="list the background-task events in a device log",
@@ -96,15 +86,3 @@ def _parser() -> argparse.ArgumentParser:
         help="a table (default) or one JSON object per line",
     )
     parse.set_defaults(run=cmd_parse)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one verb; the exit code: 0 done, 2 a HarnessError (printed as one line)."""
-    args = _parser().parse_args(argv)
-    try:
-        args.run(args)
-    except HarnessError as error:
-        print(f"bgharness: {error}", file=sys.stderr)
-        return 2
-    return 0

@@ -1,0 +1,77 @@
+"""The lab: the devices and apps of one inventory, opened and installed on demand.
+
+The pytest plugin and the CLI both go through a `Lab`, so a device is opened the same way
+everywhere: connect, then undo whatever a crashed run left on it (the journal) before anyone
+uses it. Installs are remembered for the life of the Lab, so each app goes on once a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from harness.appbundle import AppInfo, read_app
+from harness.backends import open_device
+from harness.device import Device
+from harness.errors import UsageError
+from harness.inventory import DeviceRecord, Inventory, load_inventory
+from harness.journal import Journal
+from harness.session import recover
+
+
+class Lab:
+    def __init__(self, inventory: Inventory, state_dir: Path, say: Callable[[str], None]):
+        self.inventory = inventory
+        self.state_dir = state_dir
+        self.journal = Journal(state_dir)
+        self._say = say
+        self._devices: dict[str, Device] = {}
+        self._installed: dict[tuple[str, str], AppInfo] = {}
+
+    @classmethod
+    def load(cls, devices_yaml: str | Path, state_dir: Path, say: Callable[[str], None]) -> Lab:
+        return cls(load_inventory(devices_yaml), state_dir, say)
+
+    def record(self, name: str) -> DeviceRecord:
+        return self.inventory.select([name])[0]
+
+    def open(self, name: str) -> Device:
+        """The device, connected once; what a crashed run left on it is undone first."""
+        if name not in self._devices:
+            device = open_device(self.record(name), self.state_dir)
+            for line in recover(device, self.journal):
+                self._say(line)
+            self._devices[name] = device
+        return self._devices[name]
+
+    def app_for(self, name: str, app_name: str | None = None) -> str:
+        """The app a device's tests use: the one named, else the device's first, else the first."""
+        if app_name is not None:
+            if app_name not in self.inventory.apps:
+                raise UsageError(
+                    f"no app named {app_name!r} in {self.inventory.path}; "
+                    f"known: {', '.join(self.inventory.apps)}"
+                )
+            return app_name
+        apps = self.record(name).apps or tuple(self.inventory.apps)
+        if not apps:
+            raise UsageError(f"{self.inventory.path} lists no apps; add one under `apps:`")
+        return apps[0]
+
+    def install(self, name: str, app_name: str, reinstall: bool = False) -> AppInfo:
+        """Install the app on the device once per Lab (always, the first time, with reinstall)."""
+        key = (name, app_name)
+        if key not in self._installed:
+            device = self.open(name)
+            entry = self.inventory.apps[app_name]
+            info = read_app(entry.path)
+            if reinstall and device.installed(info.bundle_id):
+                device.uninstall(info.bundle_id)
+            device.install(entry.path)
+            self._installed[key] = info
+        return self._installed[key]
+
+    def close(self) -> None:
+        for device in self._devices.values():
+            device.close()
+        self._devices.clear()
