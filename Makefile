@@ -26,6 +26,10 @@ device: install
 test: install
 	$(BIN)/pytest tests
 
+# Benchmarks: figures go to benchmarks.json (and are quoted in the README), never asserted.
+bench: install
+	$(BIN)/python tests/bench/run.py
+
 lint: install
 	$(BIN)/ruff check harness tests suites
 	$(BIN)/ruff format --check harness tests suites

@@ -43,6 +43,10 @@ class Unsupported(HarnessError):
         super().__init__(f"{device}: {verb} is not supported: {fix}")
 
 
+class DeviceUnavailable(HarnessError):
+    """A device of the inventory is not attached or not reachable now; its tests are skipped."""
+
+
 class InfraError(HarnessError):
     """The lab failed (device vanished, tunnel down, debugger hung); retried, reported as infra."""
 

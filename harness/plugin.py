@@ -20,7 +20,7 @@ import allure
 import pytest
 
 from harness.device import Device
-from harness.errors import HarnessError, Unsupported, UsageError
+from harness.errors import DeviceUnavailable, HarnessError, Unsupported, UsageError
 from harness.inventory import DeviceRecord
 from harness.lab import Lab
 from harness.session import App, Session
@@ -199,7 +199,7 @@ def device(request: pytest.FixtureRequest) -> Device:
         )
     try:
         return plugin.lab.open(name)
-    except Unsupported as exc:
+    except (Unsupported, DeviceUnavailable) as exc:
         pytest.skip(str(exc))
 
 
