@@ -276,9 +276,13 @@ class App:
         self.bundle_id = info.bundle_id
         session.app = self
 
-    def task(self, name: str) -> str:
-        """The full task identifier: a name without dots is `<bundle id>.<name>`."""
-        return check_task_id(name if "." in name else f"{self.bundle_id}.{name}")
+    def task(self, *names: str) -> str:
+        """A full task identifier: `task("refresh")` is `<bundle id>.refresh`,
+        `task("continued", "export-1")` is `<bundle id>.continued.export-1`; a name with dots
+        is already in full."""
+        if len(names) == 1 and "." in names[0]:
+            return check_task_id(names[0])
+        return check_task_id(".".join((self.bundle_id, *names)))
 
     def launch(self, plan: Mapping[str, Any] | None = None, args: Sequence[str] = ()) -> int:
         """Launch in the foreground with the probe plan (validated first); the pid."""

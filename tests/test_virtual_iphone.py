@@ -7,7 +7,7 @@ import pytest
 
 from harness.appbundle import read_app
 from harness.backends.virtual import VirtualIPhone
-from harness.errors import DebuggerError, Unsupported
+from harness.errors import DebuggerError
 from harness.inventory import DeviceRecord
 from harness.journal import Journal
 from harness.session import App, Session
@@ -143,14 +143,6 @@ def test_a_when_unlocked_keychain_read_fails_while_locked(bg_app):
         bg.trigger(app.task("refresh"))
         event = bg.expect("keychain.locked", app.task("refresh"))
     assert event.attrs["status"] == -25308
-
-
-def test_continued_tasks_say_they_are_not_modelled(bg_app):
-    _, app = bg_app
-    with pytest.raises(Unsupported, match="continued processing tasks is not supported"):
-        app.launch(
-            {"register": ["continued.x"], "submit": [{"type": "continued", "id": "continued.x"}]}
-        )
 
 
 def test_install_is_skipped_when_the_content_is_the_same(tmp_path):

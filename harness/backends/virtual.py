@@ -41,14 +41,25 @@ ORGANIC_DELAY_S = {"refresh": 15 * 60.0, "processing": 30 * 60.0}
 # B7/B1: refresh needs UIBackgroundModes `fetch`, processing needs `processing`; a missing mode
 # is BGTaskSchedulerErrorCodeNotPermitted (3) (B6, BGTaskScheduler.h).
 REQUIRED_MODE = {"refresh": "fetch", "processing": "processing"}
+# B3 [M]: continued tasks need no UIBackgroundModes entry (OpenReader shipped with `audio` only).
+# B3 [M]: a continued task that reports no progress is expired after about 30 s (forums 808756,
+# 805554); A6: it starts right after a foreground submit, with no simulate path needed.
+CONTINUED_STALL_S = 30.0
 # B6: error codes of BGTaskSchedulerErrorDomain.
-TOO_MANY_PENDING, NOT_PERMITTED = 2, 3
+UNAVAILABLE, TOO_MANY_PENDING, NOT_PERMITTED = 1, 2, 3
 # B8: errSecInteractionNotAllowed, a WhenUnlocked keychain item read while locked.
 ERR_SEC_INTERACTION_NOT_ALLOWED = -25308
 
-_REQUEST_CLASS = {"refresh": "BGAppRefreshTaskRequest", "processing": "BGProcessingTaskRequest"}
-_TASK_CLASS = {"refresh": "BGAppRefreshTask", "processing": "BGProcessingTask"}
-_ACTIVITY_PREFIX = {"refresh": "bgRefresh", "processing": "bgProcessing"}
+_TASK_CLASS = {
+    "refresh": "BGAppRefreshTask",
+    "processing": "BGProcessingTask",
+    "continued": "BGContinuedProcessingTask",
+}
+_ACTIVITY_PREFIX = {
+    "refresh": "bgRefresh",
+    "processing": "bgProcessing",
+    "continued": "bgContinuedProcessing",
+}
 
 _FRAMEWORK = ("com.apple.BackgroundTasks", "Framework", "BackgroundTasks")
 _DAS = ("com.apple.duetactivityscheduler", "scheduler", "DuetActivityScheduler")
@@ -74,7 +85,7 @@ class _Pending:
 
     @property
     def activity_name(self) -> str:
-        return f"{_ACTIVITY_PREFIX[self.request.type]}-{self.request.id}:{self.activity}"
+        return _activity_name(self.request.type, self.request.id, self.activity)
 
 
 @dataclass
@@ -86,11 +97,23 @@ class _Running:
     simulated: bool
     activity: str | None
     handler: Handler
+    title: str = ""
     timers: list[_Timer] = field(default_factory=list)
+    stall: _Timer | None = None
 
     @property
     def description(self) -> str:
+        if self.type == "continued":  # BGContinuedProcessingTask's -description (B3)
+            return f"<{_TASK_CLASS[self.type]}: {self.task} ({self.title})>"
         return f"<{_TASK_CLASS[self.type]}: {self.task}>"
+
+    @property
+    def activity_name(self) -> str:
+        return _activity_name(self.type, self.task, self.activity or "")
+
+    def cancel_timers(self) -> None:
+        for timer in [*self.timers, *([self.stall] if self.stall else [])]:
+            timer.cancel()
 
 
 @dataclass
@@ -220,6 +243,11 @@ class VirtualIPhone:
             f'SBWorkspaceTerminateApplication: {bundle_id}: "killed from app switcher"',
         )
         for proc in procs:
+            for run in proc.running.values():
+                if run.type == "continued":
+                    # B3, A10: a running continued task is cancelled, with no expiration handler
+                    # called and no callback to the app (OpenReader ADR 0053).
+                    self._dasd(f"CANCELED {run.activity_name}")
             self._terminate(proc)
         # B1 (Quinn, forums 14855): a force-quit app gets no more background refresh launches
         # until the user opens it; B2 (forums 793189): processing requests may still run.
@@ -327,17 +355,10 @@ class VirtualIPhone:
             self._drop_pending(pending)
 
     def _submit(self, proc: _Process, request: Request) -> None:
-        if request.type == "continued":
-            raise Unsupported(
-                self.name,
-                "continued processing tasks",
-                "the virtual iPhone does not model BGContinuedProcessingTask yet; "
-                "run this test on an iOS 26 device",
-            )
         info = self._apps[proc.bundle_id]
-        description = _request_description(request, self._clock.now())
+        description = _request_description(request, info.bundle_id, self._clock.now())
         self._framework(proc, f"submitTaskRequest: {description}")
-        code = self._submit_error(info, request)
+        code = self._submit_error(info, request, proc)
         if code:
             user_info = (
                 f"{{Unrecognized Identifier={request.id}}}" if code == NOT_PERMITTED else "{}"
@@ -368,6 +389,9 @@ class VirtualIPhone:
             # NSInternalInconsistencyException (expo/expo#39769).
             self._crash(proc, f"No launch handler registered for task with identifier {request.id}")
             return
+        if request.type == "continued":
+            self._start_continued(proc, request)
+            return
         for old in [p for p in self._pending if p.request.id == request.id]:
             # B1: "Submitting a task request for an unexecuted task that's already in the queue
             # replaces the previous task request."
@@ -380,10 +404,13 @@ class VirtualIPhone:
         self._probe(proc, "task.submitted", request.id, type=request.type)
         self._schedule_dasd()
 
-    def _submit_error(self, info: AppInfo, request: Request) -> int | None:
+    def _submit_error(self, info: AppInfo, request: Request, proc: _Process) -> int | None:
         """The BGTaskSchedulerErrorDomain code this submission fails with, if any (B6)."""
-        if not info.permits(request.id) or REQUIRED_MODE[request.type] not in info.background_modes:
+        mode = REQUIRED_MODE.get(request.type)
+        if not info.permits(request.id) or (mode and mode not in info.background_modes):
             return NOT_PERMITTED
+        if request.type == "continued":
+            return self._continued_error(proc, request)
         same_type = {
             p.request.id
             for p in self._pending
@@ -392,6 +419,28 @@ class VirtualIPhone:
         if request.id not in same_type and len(same_type) >= MAX_PENDING[request.type]:
             return TOO_MANY_PENDING
         return None
+
+    def _continued_error(self, proc: _Process, request: Request) -> int | None:
+        if request.gpu:
+            # B3: iOS 26.1 returns code 1 when requiredResources exceed supportedResources; the
+            # virtual iPhone supports no background GPU (no entitlement to read from the app).
+            self._framework(
+                proc,
+                f"{request.id} requested an unsupported set of resources: gpu",
+                level="ERROR",
+            )
+            return UNAVAILABLE
+        if not proc.foreground:
+            # B3 (DTS, forums 808756): continued tasks start only from the foreground. [L] the
+            # error code for a background submit is not documented; the model says 1.
+            return UNAVAILABLE
+        return None
+
+    def _start_continued(self, proc: _Process, request: Request) -> None:
+        """A6: a continued request runs right away; there is nothing pending to simulate."""
+        self._dasd(f"SUBMITTED {_activity_name('continued', request.id, '')} at priority 90")
+        self._probe(proc, "task.submitted", request.id, type="continued")
+        self._run_task(proc, request.id, "continued", activity="", title=request.title)
 
     def _drop_pending(self, pending: _Pending) -> None:
         self._pending.remove(pending)
@@ -461,12 +510,14 @@ class VirtualIPhone:
 
     # -- Running tasks ------------------------------------------------------------------------
 
-    def _run_task(self, proc: _Process, task: str, type_: str, activity: str | None) -> None:
+    def _run_task(
+        self, proc: _Process, task: str, type_: str, activity: str | None, title: str = ""
+    ) -> None:
         if task not in proc.registered:
             self._crash(proc, f"No launch handler registered for task with identifier {task}")
             return
         handler = proc.plan.handler_for(task)
-        run = _Running(task, type_, simulated=activity is None, activity=activity, handler=handler)
+        run = _Running(task, type_, activity is None, activity, handler, title)
         proc.running[task] = run
         self._framework(proc, f"Running task: {run.description}")
         start = "Starting simulated task" if run.simulated else "Starting task"
@@ -484,6 +535,8 @@ class VirtualIPhone:
                     handler.work_s, lambda: self._complete(proc, run, handler.complete == "success")
                 )
             )
+        if type_ == "continued":
+            self._arm_stall(proc, run)
         if type_ == "refresh" and not run.simulated:
             # B1: about 30 s of runtime, then expiration. A simulated task has no dasd activity
             # and so no dasd budget (A2/A3).
@@ -508,15 +561,22 @@ class VirtualIPhone:
         def report(step: int) -> None:
             if run.task in proc.running and proc.running[run.task] is run:
                 self._probe(proc, "task.progress", run.task, completed=step, total=steps)
+                if run.type == "continued":
+                    self._arm_stall(proc, run)
 
         for step in range(1, steps + 1):
             run.timers.append(self._clock.call_later(step * every, lambda s=step: report(s)))
 
+    def _arm_stall(self, proc: _Process, run: _Running) -> None:
+        """B3: progress is a continued task's liveness signal; silence means expiration."""
+        if run.stall is not None:
+            run.stall.cancel()
+        run.stall = self._clock.call_later(CONTINUED_STALL_S, lambda: self._expire(proc, run))
+
     def _complete(self, proc: _Process, run: _Running, success: bool) -> None:
         if proc.running.get(run.task) is not run:
             return
-        for timer in run.timers:
-            timer.cancel()
+        run.cancel_timers()
         del proc.running[run.task]
         self._probe(proc, "task.completed", run.task, success=success)
         if run.simulated:
@@ -525,7 +585,7 @@ class VirtualIPhone:
             self._framework(
                 proc, f"Marking task {run.description} complete with success: {int(success)}"
             )
-            self._dasd(f"NO LONGER RUNNING {_ACTIVITY_PREFIX[run.type]}-{run.task}:{run.activity}")
+            self._dasd(f"NO LONGER RUNNING {run.activity_name}")
 
     def _expire(self, proc: _Process, run: _Running) -> None:
         """The system expires a task: dasd budget over, or the user picked up the phone."""
@@ -540,8 +600,7 @@ class VirtualIPhone:
             self._complete(proc, run, success=False)
             return
         # B3 (BGTask.mm): no expiration handler, so the system completes the task unsuccessfully.
-        for timer in run.timers:
-            timer.cancel()
+        run.cancel_timers()
         del proc.running[run.task]
         self._framework(
             proc,
@@ -549,7 +608,7 @@ class VirtualIPhone:
             f"{run.description}, completing with NO success for them",
             level="ERROR",
         )
-        self._dasd(f"NO LONGER RUNNING {_ACTIVITY_PREFIX[run.type]}-{run.task}:{run.activity}")
+        self._dasd(f"NO LONGER RUNNING {run.activity_name}")
 
     # -- Simulate (the debugger's two commands) -----------------------------------------------
 
@@ -612,8 +671,7 @@ class VirtualIPhone:
 
     def _terminate(self, proc: _Process) -> None:
         for run in proc.running.values():
-            for timer in run.timers:
-                timer.cancel()
+            run.cancel_timers()
         proc.running.clear()
         del self._processes[proc.pid]
         self._log(
@@ -722,8 +780,22 @@ class _VirtualDebugSession:
         self._attached = False
 
 
-def _request_description(request: Request, now: float) -> str:
-    """The request as BackgroundTasks describes it in `submitTaskRequest:` (B2, B9)."""
+def _activity_name(type_: str, task: str, activity: str) -> str:
+    """dasd's name for a request: `bgRefresh-ID:6796B3`; continued ones carry no suffix (A6)."""
+    if type_ == "continued":
+        return f"{_ACTIVITY_PREFIX[type_]}-{task}"
+    return f"{_ACTIVITY_PREFIX[type_]}-{task}:{activity}"
+
+
+def _request_description(request: Request, bundle_id: str, now: float) -> str:
+    """The request as BackgroundTasks describes it in `submitTaskRequest:` (B2, B3, B9)."""
+    if request.type == "continued":
+        resources = "gpu" if request.gpu else "default"
+        return (
+            f"<BGContinuedProcessingTaskRequest: {request.id}, (title: {request.title}, "
+            f"subtitle: {request.subtitle}, resources: {resources}, "
+            f"submissionStrategy: {request.strategy}, applicationBundleIdentifier: {bundle_id})>"
+        )
     earliest = "(null)"
     if request.earliest_begin_s is not None:
         at = datetime.fromtimestamp(now + request.earliest_begin_s, UTC)
