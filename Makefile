@@ -6,8 +6,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_DEVICE_ARGS ?=
+# `make report`: Allure's own command-line tool (the npm package `allure`; Node.js 20+), pinned
+# and installed into this checkout, and the allure-results folders to merge.
+ALLURE_VERSION ?= 3.18.0
+ALLURE_STAMP   := .allure/.installed-$(ALLURE_VERSION)
+REPORT_RESULTS ?= reports/allure-results
 
-.PHONY: install device test bench lint clean
+.PHONY: install device test bench report lint clean
 
 install: $(STAMP)
 
@@ -30,9 +35,19 @@ test: install
 bench: install
 	$(BIN)/python tests/bench/run.py
 
+# The HTML report (reports/html/index.html) from REPORT_RESULTS: one allure-results folder, or
+# several (a nightly's downloaded artifacts), merged; `bgharness report --help` says more.
+report: install $(ALLURE_STAMP)
+	$(BIN)/bgharness report $(REPORT_RESULTS) --output reports/html
+
+$(ALLURE_STAMP):
+	@command -v npm >/dev/null || { echo "make report needs Node.js 20+ with npm: https://nodejs.org"; exit 1; }
+	npm install --prefix .allure --no-audit --no-fund --save-exact allure@$(ALLURE_VERSION)
+	@touch $@
+
 lint: install
 	$(BIN)/ruff check harness tests suites
 	$(BIN)/ruff format --check harness tests suites
 
 clean:
-	rm -rf $(VENV) reports/allure-results reports/artifacts reports/html reports/.state
+	rm -rf $(VENV) .allure reports/allure-results reports/artifacts reports/html reports/.state

@@ -1,8 +1,10 @@
 """The lab: the devices and apps of one inventory, opened and installed on demand.
 
 The pytest plugin and the CLI both go through a `Lab`, so a device is opened the same way
-everywhere: connect, then undo whatever a crashed run left on it (the journal) before anyone
-uses it. Installs are remembered for the life of the Lab, so each app goes on once a run.
+everywhere: take its lease (harness.lease: one run at a time), connect, then undo whatever a
+crashed run left on it (the journal) before anyone uses it. Installs are remembered for the
+life of the Lab, so each app goes on once a run. A Lab made without `leases` takes none (a
+quick look from the CLI); the pytest plugin always passes them.
 """
 
 from __future__ import annotations
@@ -16,33 +18,70 @@ from harness.device import Device
 from harness.errors import UsageError
 from harness.inventory import DeviceRecord, Inventory, load_inventory
 from harness.journal import Journal
+from harness.lease import Leases, lease_key
 from harness.session import recover
 
 
 class Lab:
-    def __init__(self, inventory: Inventory, state_dir: Path, say: Callable[[str], None]):
+    def __init__(
+        self,
+        inventory: Inventory,
+        state_dir: Path,
+        say: Callable[[str], None],
+        leases: Leases | None = None,
+    ):
         self.inventory = inventory
         self.state_dir = state_dir
         self.journal = Journal(state_dir)
+        self.leases = leases
         self._say = say
         self._devices: dict[str, Device] = {}
         self._installed: dict[tuple[str, str], AppInfo] = {}
 
     @classmethod
-    def load(cls, devices_yaml: str | Path, state_dir: Path, say: Callable[[str], None]) -> Lab:
-        return cls(load_inventory(devices_yaml), state_dir, say)
+    def load(
+        cls,
+        devices_yaml: str | Path,
+        state_dir: Path,
+        say: Callable[[str], None],
+        leases: Leases | None = None,
+    ) -> Lab:
+        return cls(load_inventory(devices_yaml), state_dir, say, leases)
 
     def record(self, name: str) -> DeviceRecord:
         return self.inventory.select([name])[0]
 
+    def lease_key(self, name: str) -> str:
+        """The name of the device's lease in the lease folder."""
+        return lease_key(self.record(name), self.state_dir)
+
     def open(self, name: str) -> Device:
-        """The device, connected once; what a crashed run left on it is undone first."""
+        """The device, leased and connected once; what a crashed run left on it is undone first.
+
+        Raises DeviceBusy (naming the holder) when another run keeps it past the lease wait.
+        """
         if name not in self._devices:
-            device = open_device(self.record(name), self.state_dir)
-            for line in recover(device, self.journal):
-                self._say(line)
+            key = self.lease_key(name)
+            if self.leases is not None:
+                self.leases.acquire(key, name, str(self.state_dir.absolute()))
+            device: Device | None = None
+            try:
+                device = open_device(self.record(name), self.state_dir)
+                for line in recover(device, self.journal):
+                    self._say(line)
+            except BaseException:
+                if device is not None:
+                    device.close()
+                if self.leases is not None:
+                    self.leases.release(key)  # a device we cannot use is no use held
+                raise
             self._devices[name] = device
         return self._devices[name]
+
+    def check_lease(self, name: str, method: str) -> None:
+        """Raise LeaseLost when this run no longer holds the device (before each test)."""
+        if self.leases is not None and name in self._devices:
+            self.leases.check(self.lease_key(name), method)
 
     def app_for(self, name: str, app_name: str | None = None) -> str:
         """The app a device's tests use: the one named, else the device's first, else the first."""
@@ -72,6 +111,11 @@ class Lab:
         return self._installed[key]
 
     def close(self) -> None:
-        for device in self._devices.values():
-            device.close()
-        self._devices.clear()
+        """Close every device, then give their leases back (even when a close fails)."""
+        try:
+            for device in self._devices.values():
+                device.close()
+        finally:
+            self._devices.clear()
+            if self.leases is not None:
+                self.leases.release_all()

@@ -1,28 +1,51 @@
-"""The pytest plugin: markers, options and the `device`, `app` and `bg` fixtures.
+"""The pytest plugin: markers, options, the `device`, `app` and `bg` fixtures, and lab scale.
 
-One registered `DevicePlugin` object holds the run's state (inventory, open devices, installs,
-outcomes per device); the fixtures are thin shells over `harness.session`. Library errors
-become usage errors or skips with the message as it stands, never a traceback.
+One registered `DevicePlugin` object holds the run's state (inventory, leased devices, the
+device × suite tally); the fixtures are thin shells over `harness.session`. Library errors
+become usage errors, skips or one-line failures with the message as it stands, never a
+traceback.
+
+Scale (DESIGN.md): every device is held under a lease (harness.lease) from its first test to the
+end of the run. Under pytest-xdist, `-n auto` starts one worker per selected device and the
+`DeviceScheduling` scheduler hands all of a device's tests to one worker, so a device is never
+used by two workers; the controller alone writes the run's Allure environment and categories and
+prints the summary, from the reports the workers send.
+
+QA reads the run in Allure: every result carries the device as a parameter (from the
+parametrisation) and labels for its model, iOS, backend and app version (harness.report); every
+action of the session is a step; a failing test gets the timeline picture, the log since the
+test began, the parsed events, device info and a screenshot where the device can take one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
+import platform
 import re
 import signal
+import sys
+import threading
+import time
+import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import allure
 import pytest
 
-from harness.device import Device
+from harness import report, timeline_svg
+from harness.appbundle import AppInfo, read_app
+from harness.device import Device, DeviceInfo
 from harness.errors import DeviceUnavailable, HarnessError, Unsupported, UsageError
-from harness.inventory import DeviceRecord
+from harness.inventory import DeviceRecord, load_inventory
 from harness.lab import Lab
+from harness.lease import DEFAULT_TTL_S, Holder, LeaseDir, LeaseError, Leases, default_lease_dir
 from harness.session import App, Session
 
 MARKERS = (
@@ -33,8 +56,16 @@ MARKERS = (
     "soak: waits for the system's own scheduling: hours on an iPhone, seconds on the virtual one",
 )
 
+# How long a run waits for a device another run holds, unless --device-wait says otherwise.
+DEFAULT_DEVICE_WAIT_S = 1800.0
+# A session action that may wait this many real seconds or more gets a line when it starts.
+DEFAULT_PROGRESS_AFTER_S = 60.0
+# At most this many log lines go into a failing test's log attachment (the newest).
+MAX_LOG_LINES = 20_000
+LEASE_TTL_ENV = "BGHARNESS_LEASE_TTL"
+
 _plugin_key = pytest.StashKey["DevicePlugin"]()
-_report_key = pytest.StashKey[dict[str, pytest.TestReport]]()
+_session_key = pytest.StashKey[Session]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -69,6 +100,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="where failing tests leave their log and events (default: reports/artifacts)",
     )
+    group.addoption(
+        "--device-wait",
+        metavar="SECONDS",
+        type=float,
+        default=DEFAULT_DEVICE_WAIT_S,
+        help="how long to wait for a device another run holds, with progress lines; 0 fails at "
+        f"once naming the holder (default: {DEFAULT_DEVICE_WAIT_S:g})",
+    )
+    group.addoption(
+        "--lease-dir",
+        metavar="DIR",
+        default=None,
+        help="the lease folder every run on this lab Mac shares "
+        "(default: $BGHARNESS_LEASE_DIR, else ~/.bgharness/leases)",
+    )
+    group.addoption(
+        "--lease-ttl",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help="a lease's time-to-live: how soon a device is free after its holder dies "
+        f"(default: ${LEASE_TTL_ENV}, else {DEFAULT_TTL_S:g})",
+    )
+    group.addoption(
+        "--bg-progress-after",
+        metavar="SECONDS",
+        type=float,
+        default=DEFAULT_PROGRESS_AFTER_S,
+        help="say when a device wait that may last this many real seconds starts "
+        f"(default: {DEFAULT_PROGRESS_AFTER_S:g})",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -79,30 +141,68 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(plugin, "bgharness-devices")
 
 
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto` on a device run: one worker per selected device (xdist asks before configure;
+    tryfirst, or xdist's own answer, the CPU count, would win).
+
+    A run that selects no devices (`pytest tests -n auto`) keeps xdist's own count (CPUs).
+    """
+    if not _wants_devices(config):
+        return None
+    try:
+        records = _load_selection(config)
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    return max(1, len(records))
+
+
 class DevicePlugin:
     def __init__(self, config: pytest.Config):
         self.config = config
         root = Path(config.rootpath)
         self.state_dir = root / "reports" / ".state"
         self.artifacts = Path(config.getoption("bg_artifacts") or root / "reports" / "artifacts")
+        self.worker: str | None = _workerinput(config).get("workerid")
+        self.run_id: str = _workerinput(config).get("bgharness_run") or uuid.uuid4().hex[:12]
+        self.infos: dict[str, DeviceInfo] = {}
+        self.tally: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+        self.skips: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+        self.said: list[str] = []
         self._lab: Lab | None = None
         self._selected: list[DeviceRecord] | None = None
-        self.outcomes: dict[str, Counter[str]] = defaultdict(Counter)
-        self.said: list[str] = []
         self._old_sigterm: Any = None
         self._usage_error: pytest.UsageError | None = None
 
-    # -- Inventory and devices ----------------------------------------------------------------
+    # -- Inventory, devices, leases -------------------------------------------------------------
 
     @property
     def lab(self) -> Lab:
         if self._lab is None:
-            path = self.config.getoption("devices") or Path(self.config.rootpath) / "devices.yaml"
             try:
-                self._lab = Lab.load(path, self.state_dir, self.say)
+                self._lab = Lab.load(_devices_path(self.config), self.state_dir, self.say)
             except HarnessError as exc:
                 raise pytest.UsageError(str(exc)) from None
+            self._lab.leases = self._leases()
         return self._lab
+
+    def _leases(self) -> Leases:
+        """This process's leases: the holder says which run and worker it is, for `who`."""
+        option = self.config.getoption("lease_dir")
+        folder = Path(option).expanduser() if option else default_lease_dir()
+        ttl = self.config.getoption("lease_ttl") or float(
+            os.environ.get(LEASE_TTL_ENV) or DEFAULT_TTL_S
+        )
+        try:
+            return Leases(
+                LeaseDir(folder),
+                Holder.this_process(run=self.run_id, worker=self.worker),
+                ttl=ttl,
+                wait=max(0.0, self.config.getoption("device_wait")),
+                say=self.say,
+            )
+        except LeaseError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
     def selected(self) -> list[DeviceRecord]:
         if self._selected is None:
@@ -115,17 +215,27 @@ class DevicePlugin:
         return self._selected
 
     def say(self, line: str) -> None:
-        """Tell the user now, and again in the summary."""
-        self.said.append(line)
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        """Tell the user now (a worker writes to the terminal's stderr), and in the summary."""
+        prefix = f"[{self.worker}] " if self.worker else ""
+        self.said.append(prefix + line)
         capture = self.config.pluginmanager.get_plugin("capturemanager")
-        if reporter is not None:
-            with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        suspended = capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if threading.current_thread() is not threading.main_thread():
+            suspended = contextlib.nullcontext()  # never toggle capture from the heartbeat thread
+        with suspended:
+            if self.worker is None and reporter is not None:
                 reporter.write_line(f"bgharness: {line}", yellow=True, bold=True)
+            else:
+                sys.stderr.write(f"\nbgharness: {prefix}{line}\n")  # after xdist's dots
+                sys.stderr.flush()
 
-    # -- Hooks ----------------------------------------------------------------------------------
+    # -- Collection and scheduling ----------------------------------------------------------------
 
+    @pytest.hookimpl(trylast=True)
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        # trylast: the device comes after every other parametrisation, so it ends the test id
+        # (`test_x[1-virtual-iphone]`), which is how the xdist scheduler tells devices apart.
         if "device" not in metafunc.fixturenames:
             return
         try:
@@ -141,48 +251,174 @@ class DevicePlugin:
             raise self._usage_error
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        names = [r.name for r in self.selected()] if any(map(_device_param, items)) else []
         for item in items:
             name = _device_param(item)
+            if name is None:
+                continue
             marker = item.get_closest_marker("requires")
-            if name is not None and marker is not None:
+            if marker is not None:
                 why = _unmet(self.lab.record(name), **marker.kwargs)
                 if why:
                     item.add_marker(pytest.mark.skip(reason=f"{name}: {why}"))
+            if self.worker is not None and _device_in_nodeid(item.nodeid, names) != name:
+                raise pytest.UsageError(
+                    f"{item.nodeid}: cannot tell from its test id that it runs on {name} (another "
+                    "parameter's id ends like a device name); rename the device or give that "
+                    "parameter ids= so xdist keeps each device on one worker"
+                )
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        if config.getvalue("dist") == "each":
+            return None  # the user asked for every test on every worker
+        if not _devices_path(config).is_file():
+            return None  # no inventory, so no device tests: xdist's own scheduling
+        names = [r.name for r in self.selected()]
+        return _device_scheduling(config, log, lambda nodeid: _device_in_nodeid(nodeid, names))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """Controller: every worker's leases name the same run."""
+        node.workerinput["bgharness_run"] = self.run_id
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """Controller: what a worker said goes into the summary too."""
+        self.said += getattr(node, "workeroutput", {}).get("bgharness_said", [])
+
+    # -- The run -----------------------------------------------------------------------------------
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        # A cancelled CI job gets SIGTERM: unwind like Ctrl-C so every perturbation is undone.
-        if _main_thread():
+        # A cancelled CI job gets SIGTERM: unwind like Ctrl-C so every perturbation is undone
+        # and every lease given back.
+        if threading.current_thread() is threading.main_thread():
             self._old_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self._lab is not None:
-            self._lab.close()
-        if self._old_sigterm is not None:
-            signal.signal(signal.SIGTERM, self._old_sigterm)
+        try:
+            if self._lab is not None:
+                self._lab.close()
+        finally:
+            if self._old_sigterm is not None:
+                signal.signal(signal.SIGTERM, self._old_sigterm)
+        if self.worker is not None:
+            self.config.workeroutput["bgharness_said"] = self.said  # type: ignore[attr-defined]
+        else:
+            self._write_allure_run_files()
 
-    @pytest.hookimpl(wrapper=True)
+    def _write_allure_run_files(self) -> None:
+        """Controller only: environment.properties and categories.json, once per run."""
+        alluredir = getattr(self.config.option, "allure_report_dir", None)
+        if not alluredir or not self.tally:
+            return
+        apps: dict[str, AppInfo] = {}
+        for name, entry in self.lab.inventory.apps.items():
+            with contextlib.suppress(HarnessError, OSError):
+                apps[name] = read_app(entry.path)
+        holder = Holder.this_process()
+        extra = {
+            "bgharness": _version("bgharness"),
+            "pytest": pytest.__version__,
+            "python": platform.python_version(),
+            f"runner.{holder.host}": holder.job or f"{holder.user} (not in CI)",
+        }
+        records = [r for r in self.selected() if r.name in self.tally]
+        report.write_run_files(Path(alluredir), report.environment(records, apps, extra))
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Iterator[None]:
+        # trylast: inside allure's wrapper, so its result for this test exists; after setup, so
+        # the device's own info (when it opened) beats the inventory's.
+        try:
+            return (yield)
+        finally:
+            name = _device_param(item)
+            if name is not None:
+                for label, value in report.device_labels(
+                    self.lab.record(name), self.infos.get(name)
+                ):
+                    allure.dynamic.label(label, value)
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Iterator[None]:
-        report = yield
-        item.stash.setdefault(_report_key, {})[report.when] = report
+    ) -> Iterator[pytest.TestReport]:
+        # trylast: inside allure's wrapper, so what is added here is in its result.
+        report_ = yield
         name = _device_param(item)
-        if name is not None and (report.when == "call" or report.outcome != "passed"):
-            self.outcomes[name][report.outcome] += 1
-        return report
+        if name is not None:
+            report_.user_properties.append(("device", name))
+        if call.excinfo is not None and report_.failed:
+            found = report.classify(call.excinfo.value)
+            if found is not None:
+                kind, error = found
+                _add_to_longrepr(report_, report.failure_marker(kind, error))
+                report_.user_properties.append(("failure", kind))
+            session = item.stash.get(_session_key, None)
+            if call.when == "call" and session is not None:
+                self._leave_evidence(session, item)
+        return report_
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Tally each device's results by suite (on the controller, from every worker)."""
+        props = dict(report.user_properties)
+        name = props.get("device")
+        if name is None:
+            return
+        outcome = _outcome(report)
+        if outcome is None:
+            return
+        suite = report.nodeid.split("::")[0]
+        self.tally[name][suite][outcome] += 1
+        if props.get("failure") == "infra":
+            self.tally[name][suite]["infra"] += 1
+        if outcome == "skipped":
+            self.skips[(name, suite)][_skip_reason(report)] += 1
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.outcomes and not self.said:
+        if self.worker is not None or (not self.tally and not self.said):
             return
         terminalreporter.section("bgharness")
         for line in self.said:
             terminalreporter.write_line(line, yellow=True)
-        for name, counts in self.outcomes.items():
-            record = self.lab.record(name)
-            kind = "virtual iPhone" if record.backend == "virtual" else (record.model or "iPhone")
-            ios = f", iOS {record.ios}" if record.ios else ""
-            tally = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
-            terminalreporter.write_line(f"{name} ({kind}{ios}): {tally}")
+        width = max((len(s) for suites in self.tally.values() for s in suites), default=0)
+        order = [r.name for r in self.selected() if r.name in self.tally]
+        for name in order + [n for n in self.tally if n not in order]:
+            suites = self.tally[name]
+            total: Counter[str] = Counter()
+            for counts in suites.values():
+                total.update(counts)
+            kind = report.device_kind(self.lab.record(name), self.infos.get(name))
+            terminalreporter.write_line(f"{name} ({kind}): {_tally_text(total)}")
+            for suite, counts in sorted(suites.items()):
+                reasons = self.skips.get((name, suite), Counter())
+                why = "; ".join(
+                    f"{reason}" + (f" (×{n})" if n > 1 else "") for reason, n in reasons.items()
+                )
+                line = f"    {suite:<{width}}  {_tally_text(counts)}"
+                terminalreporter.write_line(line + (f": {why}" if why else ""))
+
+    # -- Evidence -------------------------------------------------------------------------------
+
+    def _leave_evidence(self, session: Session, item: pytest.Item) -> None:
+        """Attach what QA needs to judge a failure, to Allure and to reports/artifacts/<test>/."""
+        try:
+            files = _evidence(session, item.name)
+        except Exception as exc:  # evidence must never hide the test's own failure
+            self.say(f"{session.device.name}: could not gather the failure's evidence: {exc!r}")
+            return
+        folder = self.artifacts / re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid)
+        folder.mkdir(parents=True, exist_ok=True)
+        for file in files:
+            allure.attach(file.body, file.title, file.kind)
+            (folder / file.name).write_bytes(
+                file.body if isinstance(file.body, bytes) else file.body.encode()
+            )
+        session_events = session.timeline.events(session.started)
+        (folder / "events.jsonl").write_text(
+            "".join(json.dumps(e.as_json()) + "\n" for e in session_events)
+        )
 
 
 # -- Fixtures -------------------------------------------------------------------------------------
@@ -190,7 +426,7 @@ class DevicePlugin:
 
 @pytest.fixture(scope="session")
 def device(request: pytest.FixtureRequest) -> Device:
-    """The device under test, one per device selected in devices.yaml."""
+    """The device under test, one per device selected in devices.yaml, held under a lease."""
     plugin = request.config.stash[_plugin_key]
     name = getattr(request, "param", None)
     if name is None:
@@ -198,29 +434,32 @@ def device(request: pytest.FixtureRequest) -> Device:
             "the `device` fixture is parametrised by bgharness; do not override it"
         )
     try:
-        return plugin.lab.open(name)
+        opened = plugin.lab.open(name)
     except (Unsupported, DeviceUnavailable) as exc:
         pytest.skip(str(exc))
+    except LeaseError as exc:
+        raise _failure(exc) from None
+    plugin.infos[name] = opened.info()
+    return opened
 
 
 @pytest.fixture
 def bg(request: pytest.FixtureRequest, device: Device) -> Iterator[Session]:
     """The session on the device: trigger, expire, expect, offline(), locked(), mark()."""
     plugin = request.config.stash[_plugin_key]
-    info = device.info()
-    allure.dynamic.parameter("device", info.name)
-    allure.dynamic.label("backend", info.backend)
-    allure.dynamic.tag("virtual" if info.virtual else "hardware")
-    session = Session(device, plugin.lab.journal)
+    try:
+        plugin.lab.check_lease(device.name, "bg")
+    except LeaseError as exc:
+        raise _failure(exc) from None
+    record = plugin.lab.record(device.name)
+    scale = record.time_scale if record.backend == "virtual" else 1.0
+    steps = _Steps(device.name, scale, plugin.say, request.config.getoption("bg_progress_after"))
+    session = Session(device, plugin.lab.journal, steps)
+    request.node.stash[_session_key] = session
     try:
         yield session
     finally:
-        try:
-            reports = request.node.stash.get(_report_key, {})
-            if any(r.failed for r in reports.values()):
-                _leave_evidence(session, request.node, plugin.artifacts)
-        finally:
-            session.close()
+        session.close()
 
 
 @pytest.fixture
@@ -233,7 +472,8 @@ def app(request: pytest.FixtureRequest, bg: Session, device: Device) -> Iterator
         with allure.step(f"install {name} on {device.name}"):
             info = plugin.lab.install(device.name, name, plugin.config.getoption("bg_reinstall"))
     except UsageError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        raise _failure(exc) from None
+    allure.dynamic.label(*report.app_label(info))
     the_app = App(bg, info)
     yield the_app
     pid = the_app.pid
@@ -241,24 +481,197 @@ def app(request: pytest.FixtureRequest, bg: Session, device: Device) -> Iterator
         device.kill(pid)  # the next test starts from a cold launch
 
 
-# -- Helpers --------------------------------------------------------------------------------------
+# -- The session's observer ----------------------------------------------------------------------
 
 
-def _leave_evidence(session: Session, item: pytest.Item, artifacts: Path) -> None:
-    """Attach the log since the test started and the events seen, to Allure and to disk."""
-    log = "\n".join(e.syslog_line() for e in session.timeline.entries())
-    events = "\n".join(json.dumps(e.as_json()) for e in session.timeline.events())
-    allure.attach(log, "device log", allure.attachment_type.TEXT)
-    allure.attach(events, "events (jsonl)", allure.attachment_type.JSON)
-    folder = artifacts / re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "device.log").write_text(log + "\n")
-    (folder / "events.jsonl").write_text(events + "\n")
+class _Steps:
+    """Each session action as an Allure step; a line when one may wait long in real time.
+
+    `scale` is real seconds per device second (1 on an iPhone, the virtual iPhone's time_scale),
+    so a 12-hour expectation on a phone is announced and one on a jumping virtual clock is not.
+    """
+
+    def __init__(self, device: str, scale: float, say: Callable[[str], None], after: float):
+        self.device, self.scale, self.say, self.after = device, scale, say, after
+
+    @contextlib.contextmanager
+    def step(self, title: str, waits: float = 0.0) -> Iterator[None]:
+        with allure.step(title):
+            if waits * self.scale < self.after:
+                yield
+                return
+            self.say(f"{self.device}: {title}: may wait up to {_duration(waits * self.scale)}")
+            started = time.monotonic()
+            outcome = "failed"
+            try:
+                yield
+                outcome = "done"
+            finally:
+                took = _duration(time.monotonic() - started)
+                self.say(f"{self.device}: {title}: {outcome} after {took}")
+
+
+# -- xdist ---------------------------------------------------------------------------------------
+
+
+def _device_scheduling(config: pytest.Config, log: Any, device_of: Callable[[str], Any]) -> Any:
+    """xdist's load-scope scheduler with one scope per device: all of a device's tests are one
+    unit of work, so exactly one worker runs them (and holds the device's lease). Tests without
+    a device stay one unit each, spread like `--dist load`."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class DeviceScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            name = device_of(nodeid)
+            return f"bgharness device {name}" if name else nodeid
+
+    return DeviceScheduling(config, log)
+
+
+def _device_in_nodeid(nodeid: str, names: list[str]) -> str | None:
+    """The device a test id ends with (`...[virtual-iphone]`, `...[1-virtual-iphone]`)."""
+    if not nodeid.endswith("]"):
+        return None
+    for name in sorted(names, key=len, reverse=True):
+        if nodeid.endswith(f"[{name}]") or nodeid.endswith(f"-{name}]"):
+            return name
+    return None
+
+
+# -- Helpers -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """One piece of a failure's evidence: its file name on disk, its Allure title and type."""
+
+    name: str
+    title: str
+    kind: Any  # an allure.attachment_type
+    body: str | bytes
+
+
+def _evidence(session: Session, test: str) -> list[_Evidence]:
+    """The timeline picture, the log since the test began, its events, device info, screen."""
+    start = session.started
+    now = session.clock.now()
+    events = session.timeline.events(start)
+    entries = session.timeline.entries(start)
+    dropped = max(0, len(entries) - MAX_LOG_LINES)
+    log = "".join(e.syslog_line() + "\n" for e in entries[dropped:])
+    if dropped:
+        log = f"({dropped} earlier lines left out; the whole log is on the device)\n" + log
+    info = session.device.info()
+    svg = timeline_svg.render(
+        events, session.spans, start=start.time, end=now, title=f"{info.name} · {test}"
+    )
+    about = {
+        **asdict(info),
+        "capabilities": sorted(info.capabilities),
+        "spans": [asdict(s) for s in session.spans],
+    }
+    files = [
+        _Evidence("timeline.svg", "timeline", allure.attachment_type.SVG, svg),
+        _Evidence(
+            "device.log", "device log since the test began", allure.attachment_type.TEXT, log
+        ),
+        _Evidence(
+            "events.json",
+            "events",
+            allure.attachment_type.JSON,
+            json.dumps([e.as_json() for e in events], indent=1),
+        ),
+        _Evidence("device.json", "device info", allure.attachment_type.JSON, json.dumps(about)),
+    ]
+    with contextlib.suppress(HarnessError):  # Unsupported: the virtual iPhone has no screen
+        png = session.device.screenshot()
+        files.append(_Evidence("screenshot.png", "screenshot", allure.attachment_type.PNG, png))
+    return files
+
+
+def _failure(error: HarnessError) -> BaseException:
+    """pytest's one-line failure for a library error. Raised `from None`, so the terminal shows
+    the message once; the error stays its __context__, so its failure kind is still known."""
+    return pytest.fail.Exception(str(error), pytrace=False)
+
+
+def _add_to_longrepr(report_: pytest.TestReport, line: str) -> None:
+    """Put the failure kind where people (terminal) and Allure's categories (trace) read it."""
+    longrepr = report_.longrepr
+    if isinstance(longrepr, str):
+        report_.longrepr = f"{longrepr}\n{line}"
+    elif hasattr(longrepr, "addsection"):
+        longrepr.addsection("bgharness", line)
+
+
+def _outcome(report_: pytest.TestReport) -> str | None:
+    if report_.when == "call":
+        return report_.outcome
+    if report_.failed:
+        return "error"
+    if report_.skipped:
+        return "skipped"
+    return None
+
+
+def _skip_reason(report_: pytest.TestReport) -> str:
+    longrepr = report_.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return "skipped"
+
+
+def _tally_text(counts: Counter[str]) -> str:
+    parts = []
+    for outcome in ("passed", "failed", "error", "skipped"):
+        if counts[outcome]:
+            parts.append(f"{counts[outcome]} {outcome}")
+    if counts["infra"]:
+        parts.append(f"of which {counts['infra']} infra")
+    return ", ".join(parts) or "nothing run"
 
 
 def _device_param(item: pytest.Item) -> str | None:
     callspec = getattr(item, "callspec", None)
     return callspec.params.get("device") if callspec else None
+
+
+def _workerinput(config: pytest.Config) -> dict[str, Any]:
+    """xdist's input to this worker; empty on the controller or without xdist."""
+    return getattr(config, "workerinput", {})
+
+
+def _devices_path(config: pytest.Config) -> Path:
+    return Path(config.getoption("devices") or Path(config.rootpath) / "devices.yaml")
+
+
+def _load_selection(config: pytest.Config) -> list[DeviceRecord]:
+    inventory = load_inventory(_devices_path(config))
+    return inventory.select(config.getoption("device"), config.getoption("device_filter"))
+
+
+def _wants_devices(config: pytest.Config) -> bool:
+    """Whether this run selects devices: `-m` names `device` (not only `not device`), or a
+    device option was given."""
+    markexpr = config.getoption("markexpr") or ""
+    marked = bool(re.search(r"(?<!not )\bdevice\b", markexpr))
+    chosen = config.getoption("device") or config.getoption("device_filter")
+    return marked or bool(chosen) or config.getoption("devices") is not None
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _unmet(
@@ -297,9 +710,3 @@ def _version_matches(version: str, spec: str) -> bool:
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()

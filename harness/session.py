@@ -4,14 +4,21 @@
 clock (so a virtual iPhone jumps ahead), drives the debugger bridge, and applies network and
 lock changes only after writing them to the journal. `App` is an installed app on the
 session's device. The `bg` and `app` fixtures and the CLI are thin shells over these two.
+
+Each action (launch, trigger, expire, offline, locked, expect, ...) runs inside
+`observer.step(title, waits)`, so the pytest plugin can make it an Allure step and say when a
+long wait starts, without this module knowing about Allure or a terminal. Each perturbation is
+also kept as a `Span` with its device times, for the timeline picture of a failing test.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import Any
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from harness.appbundle import AppInfo
 from harness.debugger import check_task_id, simulate_expiration_command, simulate_launch_command
@@ -38,15 +45,43 @@ UNDO: dict[str, Callable[[Device], None]] = {
 Step = str | tuple[str, Mapping[str, Any]]
 
 
+@dataclass(frozen=True)
+class Span:
+    """A perturbation as it happened: `kind` offline or locked, from `start` to `end` (device
+    seconds since the epoch; `end` None while it is still applied)."""
+
+    kind: str
+    start: float
+    end: float | None = None
+
+
+class Observer(Protocol):
+    """Watches a session's actions. Called by `Session` and `App` around each action."""
+
+    def step(self, title: str, waits: float = 0.0) -> AbstractContextManager[object]:
+        """A context around one action; `waits` is how many device seconds it may wait."""
+        ...
+
+
+class _Unobserved:
+    """The observer of a session nobody watches (the CLI, the library's own tests)."""
+
+    def step(self, title: str, waits: float = 0.0) -> AbstractContextManager[object]:
+        return contextlib.nullcontext()
+
+
 class Session:
-    def __init__(self, device: Device, journal: Journal):
+    def __init__(self, device: Device, journal: Journal, observer: Observer | None = None):
         self.device = device
         self.clock = device.clock
         self.timeline = Timeline()
         self.app: App | None = None
+        self.observer: Observer = observer or _Unobserved()
+        self.spans: list[Span] = []
         self._journal = journal
         self._woken = threading.Event()
         self._active: list[Perturbation] = []
+        self._spans: dict[str, int] = {}  # perturbation id -> its index in self.spans
         self._pump_error: BaseException | None = None
         self._stream = device.log_stream()
         self._pump = threading.Thread(
@@ -54,12 +89,14 @@ class Session:
         )
         self._pump.start()
         self._mark = self.timeline.mark(self.clock.now())
+        self.started = self._mark  # where the test began: its log excerpt and timeline start here
 
     # -- Marks and expectations ---------------------------------------------------------------
 
     def mark(self) -> Mark:
         """From now on, expectations look only at what the device logs after this point."""
-        self._mark = self.timeline.mark(self.clock.now())
+        with self.observer.step("mark"):
+            self._mark = self.timeline.mark(self.clock.now())
         return self._mark
 
     def expect(
@@ -73,7 +110,10 @@ class Session:
     ) -> Event:
         """Wait up to `within` device seconds for the event; fail listing what was seen."""
         expectation = Expectation.of(kind, task, **attrs)
-        since = since or self._mark
+        with self.observer.step(f"expect {expectation} within {within:g} s", within):
+            return self._expect(expectation, within, since or self._mark)
+
+    def _expect(self, expectation: Expectation, within: float, since: Mark) -> Event:
         found = self._wait(lambda: self.timeline.find(expectation, since), within)
         if found is None:
             raise ExpectationFailed(
@@ -96,7 +136,13 @@ class Session:
     ) -> list[Event]:
         """Wait for events in this order; each step is a kind or (kind, {attr: value})."""
         expectations = [_step(s, task) for s in steps]
-        since = since or self._mark
+        title = f"expect in order {', '.join(str(e) for e in expectations)} within {within:g} s"
+        with self.observer.step(title, within):
+            return self._expect_sequence(expectations, within, since or self._mark)
+
+    def _expect_sequence(
+        self, expectations: list[Expectation], within: float, since: Mark
+    ) -> list[Event]:
         done = self._wait(
             lambda: len(self.timeline.find_sequence(expectations, since)) == len(expectations),
             within,
@@ -127,7 +173,10 @@ class Session:
     ) -> None:
         """Let `during` device seconds pass; fail if the event shows up (since the mark)."""
         expectation = Expectation.of(kind, task, **attrs)
-        since = since or self._mark
+        with self.observer.step(f"expect no {expectation} during {during:g} s", during):
+            self._expect_none(expectation, during, since or self._mark)
+
+    def _expect_none(self, expectation: Expectation, during: float, since: Mark) -> None:
         found = self._wait(lambda: self.timeline.find(expectation, since), during)
         if found is not None:
             raise ExpectationFailed(
@@ -142,7 +191,8 @@ class Session:
 
     def wait(self, seconds: float) -> None:
         """Let `seconds` of device time pass."""
-        self._wait(lambda: None, seconds)
+        with self.observer.step(f"wait {seconds:g} s", seconds):
+            self._wait(lambda: None, seconds)
 
     # -- The debugger bridge ------------------------------------------------------------------
 
@@ -152,11 +202,13 @@ class Session:
         Returns once the device logs that it received the request; whether it ran is in the log
         too (`task.launched`, or `task.simulate_rejected` with the reason), for the test to expect.
         """
-        return self._simulate(task, simulate_launch_command(task), "task.simulate_launch")
+        with self.observer.step(f"trigger {task}", SIMULATE_ANSWER_S):
+            return self._simulate(task, simulate_launch_command(task), "task.simulate_launch")
 
     def expire(self, task: str) -> Event:
         """Ask the app's BackgroundTasks to expire the simulated `task` now (bg-facts A3)."""
-        return self._simulate(task, simulate_expiration_command(task), "task.simulate_expire")
+        with self.observer.step(f"expire {task}", SIMULATE_ANSWER_S):
+            return self._simulate(task, simulate_expiration_command(task), "task.simulate_expire")
 
     def _simulate(self, task: str, command: str, answer: str) -> Event:
         check_task_id(task)
@@ -195,13 +247,14 @@ class Session:
     @contextmanager
     def offline(self) -> Iterator[None]:
         """The device has no network inside the block (the 100 %-loss condition)."""
-        with self._perturb("network", "offline", lambda: self.device.set_network("offline")):
+        offline = self._perturb("network", "offline", lambda: self.device.set_network("offline"))
+        with self.observer.step("offline"), offline:
             yield
 
     @contextmanager
     def locked(self) -> Iterator[None]:
         """The device is locked inside the block, and unlocked after it."""
-        with self._perturb("lock", "locked", self.device.lock):
+        with self.observer.step("locked"), self._perturb("lock", "locked", self.device.lock):
             yield
 
     @contextmanager
@@ -210,6 +263,8 @@ class Session:
         self._active.append(p)
         try:
             apply()
+            self._spans[p.id] = len(self.spans)
+            self.spans.append(Span(detail, self.clock.now()))
             yield
         finally:
             self._undo(p)
@@ -219,6 +274,9 @@ class Session:
             UNDO[p.kind](self.device)
             self._active.remove(p)
             self._journal.remove(p)
+            index = self._spans.pop(p.id, None)
+            if index is not None:
+                self.spans[index] = replace(self.spans[index], end=self.clock.now())
 
     def close(self) -> None:
         """Undo what is still applied (newest first) and stop reading the log."""
@@ -234,6 +292,10 @@ class Session:
     def _wait(self, found: Callable[[], Any], within: float) -> Any:
         """Poll `found` as device time passes; its result, or None once `within` has passed."""
         deadline = self.clock.now() + within
+        # A wait that ends now returns at once; on a virtual iPhone it also lets the log reader
+        # catch up with what the last action logged, so a device running in real time
+        # (time_scale 1) does not sleep through an event that is already there.
+        self.clock.wait(self.clock.now(), self._woken)
         while True:
             if self._pump_error is not None:
                 raise HarnessError(f"reading the device log failed: {self._pump_error!r}")
@@ -287,7 +349,8 @@ class App:
     def launch(self, plan: Mapping[str, Any] | None = None, args: Sequence[str] = ()) -> int:
         """Launch in the foreground with the probe plan (validated first); the pid."""
         env = {PLAN_ENV: build_plan(plan or {}, self.bundle_id).to_json()}
-        return self.session.device.launch(self.bundle_id, env, list(args))
+        with self.session.observer.step(f"launch {self.bundle_id}"):
+            return self.session.device.launch(self.bundle_id, env, list(args))
 
     @property
     def pid(self) -> int | None:
@@ -295,18 +358,21 @@ class App:
 
     def background(self) -> None:
         """Press Home: the app goes to the background."""
-        self.session.device.background()
+        with self.session.observer.step("background (Home)"):
+            self.session.device.background()
 
     def kill(self) -> None:
         """SIGKILL the app, as the system does under memory pressure."""
         pid = self.pid
         if pid is None:
             raise UsageError(f"{self.bundle_id} is not running on {self.session.device.name}")
-        self.session.device.kill(pid)
+        with self.session.observer.step(f"kill {self.bundle_id} (SIGKILL pid {pid})"):
+            self.session.device.kill(pid)
 
     def force_quit(self) -> None:
         """Swipe the app away in the app switcher, as a user does."""
-        self.session.device.force_quit(self.bundle_id)
+        with self.session.observer.step(f"force quit {self.bundle_id}"):
+            self.session.device.force_quit(self.bundle_id)
 
 
 def _step(step: Step, task: str | None) -> Expectation:

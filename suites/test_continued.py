@@ -1,4 +1,4 @@
-"""BGContinuedProcessingTask (iOS 26): starts at once, lives on progress (bg-facts A6, B3; 18-23)."""
+"""BGContinuedProcessingTask (iOS 26) starts at once, lives on progress (bg-facts A6, B3; 18-23)."""
 
 import pytest
 

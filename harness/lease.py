@@ -1,0 +1,537 @@
+"""Leases: a device is held by one run at a time, and freed when its holder dies.
+
+labgrid's users' first complaint was locks left behind by cancelled CI jobs (anchors §2), so a
+lease here is never indefinite: it names its holder (host, pid, user, CI job), carries an expiry
+that a heartbeat thread pushes forward every quarter of the time-to-live, and is stale once that
+expiry has passed, or at once when its holder was a process on this host that no longer exists.
+A stale lease is taken over by the next run that asks; nobody has to clean up after a SIGKILL.
+
+One lab Mac keeps its leases as files in one folder (`lease_dir`: `$BGHARNESS_LEASE_DIR`, else
+`~/.bgharness/leases`), so every checkout and every CI runner of that user sees the same holders.
+Each device has `<key>.lease` (JSON, replaced atomically) and `<key>.lock`, a lock file held with
+`flock` for the few milliseconds a check-and-change takes, so two runs never both decide that a
+stale lease is theirs. The key is the phone's UDID (two inventories naming one phone still
+share one lease); a virtual iPhone lives in one checkout's state folder, so its key adds a hash of
+that folder and two checkouts' virtual iPhones never wait for each other.
+
+`LeaseDir` is the folder (I/O only); `Lease` one held lease with explicit states; `Leases` what a
+process holds: acquire (waiting with progress lines, or failing fast naming the holder), the
+heartbeat, release. `Lab` uses `Leases`; `bgharness who` and `release` use `LeaseDir`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import getpass
+import hashlib
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from enum import Enum
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.inventory import DeviceRecord
+
+LEASE_DIR_ENV = "BGHARNESS_LEASE_DIR"
+DEFAULT_TTL_S = 60.0
+# How often a waiting run says it is still waiting (real seconds).
+PROGRESS_EVERY_S = 30.0
+
+
+class LeaseError(HarnessError):
+    """A lease could not be taken or kept; the lab's problem, not the app's."""
+
+    infra = True
+
+
+class DeviceBusy(LeaseError):
+    """Another run holds the device; the message names it and how to free a dead one."""
+
+    def __init__(self, message: str, current: LeaseRecord):
+        self.current = current
+        super().__init__(message)
+
+
+class LeaseLost(LeaseError):
+    """The lease expired while this run held it (stopped process, sleeping Mac), and was taken."""
+
+
+# -- Who holds a lease --------------------------------------------------------------------------
+
+# The CI systems we know, by the environment variable that names the job, and how to say it.
+_CI_JOBS: tuple[tuple[str, Callable[[Mapping[str, str]], tuple[str, str | None]]], ...] = (
+    (
+        "GITHUB_RUN_ID",
+        lambda env: (
+            f"GitHub Actions run {env['GITHUB_RUN_ID']}"
+            + (f" job {env['GITHUB_JOB']}" if env.get("GITHUB_JOB") else "")
+            + (f" ({env['GITHUB_REPOSITORY']})" if env.get("GITHUB_REPOSITORY") else ""),
+            f"{env.get('GITHUB_SERVER_URL', 'https://github.com')}/{env['GITHUB_REPOSITORY']}"
+            f"/actions/runs/{env['GITHUB_RUN_ID']}"
+            if env.get("GITHUB_REPOSITORY")
+            else None,
+        ),
+    ),
+    ("BUILD_TAG", lambda env: (f"Jenkins {env['BUILD_TAG']}", env.get("BUILD_URL"))),
+    (
+        "CI_JOB_ID",
+        lambda env: (
+            f"GitLab job {env['CI_JOB_ID']}"
+            + (f" ({env['CI_PROJECT_PATH']})" if env.get("CI_PROJECT_PATH") else ""),
+            env.get("CI_JOB_URL"),
+        ),
+    ),
+    (
+        "BUILDKITE_BUILD_ID",
+        lambda env: (
+            f"Buildkite build {env.get('BUILDKITE_BUILD_NUMBER', env['BUILDKITE_BUILD_ID'])}",
+            env.get("BUILDKITE_BUILD_URL"),
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a lease: enough for a person at the lab to find the run and stop it."""
+
+    host: str
+    pid: int
+    user: str
+    job: str | None = None  # the CI job, in words
+    url: str | None = None  # where to see that job
+    run: str | None = None  # one id for all the processes (xdist workers) of one pytest run
+    worker: str | None = None  # the xdist worker, e.g. gw0
+    pidns: str | None = None  # Linux pid namespace: a pid means something only inside it
+
+    @classmethod
+    def this_process(
+        cls,
+        run: str | None = None,
+        worker: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Holder:
+        env = os.environ if env is None else env
+        job = url = None
+        for variable, describe in _CI_JOBS:
+            if env.get(variable):
+                job, url = describe(env)
+                break
+        return cls(
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            user=_user(),
+            job=job,
+            url=url,
+            run=run,
+            worker=worker,
+            pidns=_pid_namespace(),
+        )
+
+    def describe(self) -> str:
+        """`pid 4242 (gw0) of ci on lab-mac-1, GitHub Actions run 17 job device (org/app)`."""
+        worker = f" ({self.worker})" if self.worker else ""
+        job = f", {self.job}" if self.job else ""
+        return f"pid {self.pid}{worker} of {self.user} on {self.host}{job}"
+
+    def is_gone(self) -> bool:
+        """True only when we can be sure: same host and pid namespace, and no such process."""
+        if self.host != socket.gethostname() or self.pidns != _pid_namespace():
+            return False
+        return not _alive(self.pid)
+
+
+@dataclass(frozen=True)
+class LeaseRecord:
+    """What a lease file says (all times are the holder's wall clock, seconds since the epoch)."""
+
+    key: str
+    device: str
+    token: str  # this acquisition; renewals and release check it, so nobody frees another's
+    holder: Holder
+    acquired: float
+    expires: float
+    ttl: float
+    checkout: str = ""  # the state folder of the run that holds it (virtual iPhones live there)
+
+    def stale(self, now: float) -> str | None:
+        """Why this lease no longer holds the device, or None while it does."""
+        if self.holder.is_gone():
+            return f"its holder ({self.holder.describe()}) has exited"
+        if now >= self.expires:
+            ago = _duration(now - self.expires + self.ttl)
+            return (
+                f"its holder ({self.holder.describe()}) last renewed it {ago} ago: it died, hung "
+                "or lost this folder"
+            )
+        return None
+
+    def describe(self, now: float | None = None) -> str:
+        """`virtual-iphone is held by pid 4242 of ci on lab-mac-1 since <date time> (12 min)`."""
+        now = time.time() if now is None else now
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.acquired))
+        url = f" <{self.holder.url}>" if self.holder.url else ""
+        return (
+            f"{self.device} is held by {self.holder.describe()}{url} since {since} "
+            f"({_duration(now - self.acquired)})"
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> LeaseRecord:
+        data = json.loads(text)
+        return cls(**{**data, "holder": Holder(**data["holder"])})
+
+
+def lease_key(record: DeviceRecord, state_dir: Path) -> str:
+    """The name a device's lease goes by in the lease folder (see the module docstring)."""
+    if record.udid:
+        return "udid-" + record.udid.replace("-", "").upper()
+    where = hashlib.sha256(str(Path(state_dir).absolute()).encode()).hexdigest()[:10]
+    return f"{record.backend}-{record.name}-{where}"
+
+
+def default_lease_dir(env: Mapping[str, str] | None = None) -> Path:
+    """`$BGHARNESS_LEASE_DIR`, else ~/.bgharness/leases: one folder per lab user, all checkouts."""
+    env = os.environ if env is None else env
+    return Path(env[LEASE_DIR_ENV]).expanduser() if env.get(LEASE_DIR_ENV) else _home_leases()
+
+
+def _home_leases() -> Path:
+    return Path.home() / ".bgharness" / "leases"
+
+
+# -- The folder ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try at a lease: `ours` (we hold `record` now) or a live run's `record`.
+
+    `took_over` says why a stale lease was replaced, for the user to read.
+    """
+
+    record: LeaseRecord
+    ours: bool
+    took_over: str | None = None
+
+
+class LeaseDir:
+    """The lease files of one lab Mac. Every change happens under the device's `flock`."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def read(self, key: str) -> LeaseRecord | None:
+        """The lease on `key` as written, stale or not; None when there is none."""
+        file = self._lease(key)
+        try:
+            return LeaseRecord.from_json(file.read_text())
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError, KeyError) as exc:
+            raise LeaseError(
+                f"the lease file {file} is unreadable ({exc}); if no run is using that device, "
+                "delete the file"
+            ) from None
+
+    def all(self) -> list[LeaseRecord]:
+        """Every lease in the folder, stale ones too, by device name."""
+        found = []
+        for file in sorted(self.path.glob("*.lease")) if self.path.is_dir() else []:
+            record = self.read(file.stem)
+            if record is not None:
+                found.append(record)
+        return sorted(found, key=lambda r: (r.device, r.key))
+
+    def try_acquire(
+        self, key: str, device: str, holder: Holder, ttl: float, checkout: str = ""
+    ) -> Attempt:
+        """Take the lease on `key` if nobody live holds it; never waits."""
+        with self._locked(key):
+            now = time.time()
+            current = self.read(key)
+            why = current.stale(now) if current is not None else None
+            if current is not None and why is None:
+                return Attempt(current, ours=False)
+            ours = LeaseRecord(key, device, uuid.uuid4().hex, holder, now, now + ttl, ttl, checkout)
+            self._write(ours)
+            taken = f"took over a stale lease: {why}" if current is not None else None
+            return Attempt(ours, ours=True, took_over=taken)
+
+    def renew(self, lease: LeaseRecord) -> LeaseRecord | None:
+        """Push the expiry forward; None when the file is no longer ours (we lost the lease)."""
+        with self._locked(lease.key):
+            current = self.read(lease.key)
+            if current is None or current.token != lease.token:
+                return None
+            renewed = replace(current, expires=time.time() + current.ttl)
+            self._write(renewed)
+            return renewed
+
+    def release(self, lease: LeaseRecord) -> bool:
+        """Remove our lease; False (and nothing removed) when someone else's is there now."""
+        with self._locked(lease.key):
+            current = self.read(lease.key)
+            if current is None or current.token != lease.token:
+                return False
+            self._lease(lease.key).unlink(missing_ok=True)
+            return True
+
+    def break_lease(self, key: str, only_stale: bool) -> LeaseRecord | None:
+        """Remove the lease on `key` (a held one too unless `only_stale`); the record removed.
+
+        Raises DeviceBusy when `only_stale` and the holder is alive.
+        """
+        with self._locked(key):
+            current = self.read(key)
+            if current is None:
+                return None
+            if only_stale and current.stale(time.time()) is None:
+                raise DeviceBusy(
+                    f"{current.describe()}; it is alive and renewing its lease. Stop that run, "
+                    f"or add --force to take the device from it",
+                    current,
+                )
+            self._lease(key).unlink(missing_ok=True)
+            return current
+
+    def _lease(self, key: str) -> Path:
+        return self.path / f"{key}.lease"
+
+    @contextlib.contextmanager
+    def _locked(self, key: str) -> Iterator[None]:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o664)
+        except OSError as exc:
+            raise LeaseError(
+                f"cannot use the lease folder {self.path}: {exc.strerror}; set "
+                f"{LEASE_DIR_ENV} (or --lease-dir) to a folder every lab run can write"
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock; so does the kernel if we are killed
+
+    def _write(self, record: LeaseRecord) -> None:
+        """Write the whole file beside, then rename over: readers never see half a lease."""
+        file = self._lease(record.key)
+        tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+        tmp.write_text(record.to_json())
+        os.replace(tmp, file)
+
+
+# -- What one process holds ---------------------------------------------------------------------
+
+
+class LeaseState(Enum):
+    HELD = "held"
+    RELEASED = "released"
+    LOST = "lost"
+
+
+@dataclass
+class Lease:
+    """One lease this process took. HELD until released, or LOST when the heartbeat finds the
+    file taken over (a stopped process, a Mac that slept past the time-to-live)."""
+
+    record: LeaseRecord
+    state: LeaseState = LeaseState.HELD
+    lost_to: LeaseRecord | None = field(default=None)
+
+    def check_held(self, method: str) -> None:
+        """Raise, naming `method` and the state, unless the lease is still held."""
+        if self.state is LeaseState.HELD:
+            return
+        if self.state is LeaseState.LOST:
+            taker = f"; now {self.lost_to.describe()}" if self.lost_to else ""
+            raise LeaseLost(
+                f"{method}: the lease on {self.record.device} was lost (its heartbeat could not "
+                f"renew it in time){taker}. Another run may be using the device: stop, check "
+                "`bgharness who`, and run again"
+            )
+        raise LeaseError(f"{method}: the lease on {self.record.device} was already released")
+
+
+class Leases:
+    """The leases one process holds, kept alive by one heartbeat thread.
+
+    Called by `Lab.open` (acquire), by the plugin before each test (check) and at the end of the
+    run (release_all). `say` prints progress lines while waiting for a busy device.
+    """
+
+    def __init__(
+        self,
+        folder: LeaseDir,
+        holder: Holder,
+        *,
+        ttl: float = DEFAULT_TTL_S,
+        wait: float = 0.0,
+        say: Callable[[str], None] = lambda line: None,
+        poll: float = 0.5,
+    ):
+        if ttl <= 0:
+            raise LeaseError(f"the lease time-to-live must be positive, got {ttl:g} s")
+        self.folder, self.holder, self.ttl, self.wait = folder, holder, ttl, wait
+        self._say, self._poll = say, min(poll, ttl / 4)
+        self._held: dict[str, Lease] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._heart: threading.Thread | None = None
+
+    def acquire(self, key: str, device: str, checkout: str = "") -> Lease:
+        """Hold the device, waiting up to `wait` real seconds for another run to let it go.
+
+        Raises DeviceBusy naming the holder when the wait is over (at once when `wait` is 0).
+        """
+        if key in self._held and self._held[key].state is LeaseState.HELD:
+            return self._held[key]
+        started = time.monotonic()
+        told: float | None = None  # when we last said we are waiting
+        while True:
+            attempt = self.folder.try_acquire(key, device, self.holder, self.ttl, checkout)
+            if attempt.ours:
+                if attempt.took_over:
+                    self._say(f"{device}: {attempt.took_over}")
+                if told is not None:
+                    self._say(f"{device}: free after {_duration(time.monotonic() - started)}")
+                return self._keep(Lease(attempt.record))
+            waited = time.monotonic() - started
+            if waited >= self.wait:
+                raise DeviceBusy(self._busy_message(attempt.record, waited), attempt.record)
+            if told is None or waited - told >= PROGRESS_EVERY_S:
+                self._say(
+                    f"{attempt.record.describe()}; waiting for it (up to {_duration(self.wait)}, "
+                    f"--device-wait; {_duration(waited)} so far)"
+                )
+                told = waited
+            time.sleep(min(self._poll, max(0.0, self.wait - waited)))
+
+    def check(self, key: str, method: str) -> None:
+        """Raise LeaseLost (or LeaseError) unless this process still holds `key`."""
+        lease = self._held.get(key)
+        if lease is None:
+            raise LeaseError(f"{method}: this run holds no lease on {key}")
+        lease.check_held(method)
+
+    def held(self) -> list[Lease]:
+        with self._lock:
+            return list(self._held.values())
+
+    def release(self, key: str) -> None:
+        """Give one lease back (the device could not be opened); harmless when not held."""
+        with self._lock:
+            lease = self._held.pop(key, None)
+        if lease is not None and lease.state is LeaseState.HELD:
+            self.folder.release(lease.record)
+            lease.state = LeaseState.RELEASED
+
+    def release_all(self) -> None:
+        """Stop the heartbeat and give every held lease back; harmless to call twice."""
+        self._stop.set()
+        if self._heart is not None and self._heart is not threading.current_thread():
+            self._heart.join(timeout=5)
+        with self._lock:
+            leases = list(self._held.values())
+            self._held.clear()
+        for lease in leases:
+            if lease.state is LeaseState.HELD:
+                self.folder.release(lease.record)
+                lease.state = LeaseState.RELEASED
+
+    def renew_all(self) -> None:
+        """One heartbeat: push every held lease's expiry forward; mark lost ones LOST."""
+        for lease in self.held():
+            if lease.state is not LeaseState.HELD:
+                continue
+            renewed = self.folder.renew(lease.record)
+            if renewed is None:
+                lease.state = LeaseState.LOST
+                lease.lost_to = self.folder.read(lease.record.key)
+                self._say(f"{lease.record.device}: lost its lease; see `bgharness who`")
+            else:
+                lease.record = renewed
+
+    def _keep(self, lease: Lease) -> Lease:
+        with self._lock:
+            self._held[lease.record.key] = lease
+        if self._heart is None or not self._heart.is_alive():
+            self._stop.clear()
+            self._heart = threading.Thread(
+                target=self._beat, name="bgharness-lease-heartbeat", daemon=True
+            )
+            self._heart.start()
+        return lease
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.ttl / 4):
+            try:
+                self.renew_all()
+            except LeaseError as exc:  # the folder vanished or became unwritable; say, retry
+                self._say(f"lease heartbeat: {exc}")
+
+    def _busy_message(self, theirs: LeaseRecord, waited: float) -> str:
+        gave_up = (
+            f"gave up after {_duration(waited)} (--device-wait {self.wait:g})"
+            if self.wait > 0
+            else "not waiting (--device-wait 0)"
+        )
+        return (
+            f"{theirs.describe()}; {gave_up}. If that run has died, the device frees itself "
+            f"within {_duration(theirs.ttl)} (the lease's time-to-live). `bgharness who` lists "
+            f"holders; `bgharness release --force {theirs.device}` takes the device back if you "
+            "are sure that run is gone"
+        )
+
+
+# -- Helpers ------------------------------------------------------------------------------------
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def _pid_namespace() -> str | None:
+    """Linux: the pid namespace's inode (containers); elsewhere None (one namespace per host)."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return None
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _duration(seconds: float) -> str:
+    """A short human duration: `0.4 s`, `42 s`, `12 min`, `3 h 5 min`."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours} h {rest // 60} min"
