@@ -3,12 +3,13 @@
 Apple's recipe (bg-facts A1) stops the app in lldb and evaluates one of two private selectors.
 Both backends receive exactly these strings, so the virtual iPhone checks the same text a real
 lldb would run. An identifier is checked before it is put in a command: nothing but the
-characters a task identifier can hold reaches lldb.
+characters a task identifier can hold reaches lldb. The real lldb is driven by harness.lldb.
 """
 
 from __future__ import annotations
 
 import re
+from types import TracebackType
 from typing import Protocol
 
 from harness.errors import UsageError
@@ -54,7 +55,21 @@ def parse_simulate_command(command: str) -> tuple[str, str] | None:
 
 
 class DebugSession(Protocol):
-    """An attached debugger: evaluate, then detach. Never left attached (bg-facts A9)."""
+    """An attached debugger: evaluate, then detach. Never left attached (bg-facts A9).
+
+    `Device.debugger(pid)` returns one already attached; `Session` uses it as a context manager,
+    so leaving the block detaches, whatever happened inside it.
+    """
+
+    def __enter__(self) -> DebugSession: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Detach."""
 
     def evaluate(self, command: str) -> str:
         """Run one lldb command in the stopped app; lldb's output (empty on success)."""

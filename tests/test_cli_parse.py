@@ -1,32 +1,41 @@
-"""`bgharness parse`: a device log in, its events out, as a table or JSON lines."""
+"""`bgharness parse`: a log file, standard input or a live device in; events, or a count, out."""
 
 from __future__ import annotations
 
 import io
 import json
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from harness.cli import main
-from harness.events import LogEntry
+from harness.cli import parse as parse_cli
+from harness.events import KINDS, LogEntry
+from harness.lab import Lab
+from harness.plan import PLAN_ENV, build_plan
 
+ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC).timestamp()
 FRAMEWORK = {"subsystem": "com.apple.BackgroundTasks", "category": "Framework"}
+DASD = {"subsystem": "com.apple.duetactivityscheduler", "category": "lifecycle"}
 LOG = "\n".join(
     [
         LogEntry(T0, "BGProbe", 412, "submitTaskRequest: <BGAppRefreshTaskRequest: "
                  "com.x.refresh, earliestBeginDate: (null)>", **FRAMEWORK).syslog_line(),
         LogEntry(T0 + 1, "locationd", 80, "noise that is no event").syslog_line(),
+        LogEntry(T0 + 1.5, "dasd", 97, "Submitted: bgProcessing-com.x.db:0A1B2C at priority 10",
+                 **DASD).syslog_line(),
         LogEntry(T0 + 2, "BGProbe", 412, "Starting simulated task: <BGAppRefreshTask: "
                  "com.x.refresh>", **FRAMEWORK).syslog_line(),
         LogEntry(T0 + 3, "BGProbe", 412, "Marking simulated task complete: <BGAppRefreshTask: "
                  "com.x.refresh>", **FRAMEWORK).syslog_line(),
     ]
 ) + "\n"  # fmt: skip
-KINDS = ["task.submitted", "task.launched", "task.completed"]
+KINDS_IN_LOG = ["task.submitted", "task.submitted", "task.launched", "task.completed"]
 
 
 @pytest.fixture
@@ -36,27 +45,26 @@ def log(tmp_path: Path) -> Path:
     return path
 
 
+def jsonl(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
 def test_the_table_lists_the_events(log: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["parse", str(log)]) == 0
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if "task." in line]
-    assert [next(kind for kind in KINDS if kind in row) for row in rows] == KINDS
-    assert all("com.x.refresh" in row and "framework" in row for row in rows)
-    assert "2026-01-05 09:00:02.000" in rows[1]
-    assert "3 events" in out
+    assert [next(kind for kind in KINDS if kind in row) for row in rows] == KINDS_IN_LOG
+    assert "2026-01-05 09:00:02.000" in rows[2]
+    assert "4 events" in out
 
 
 def test_jsonl_prints_one_event_object_a_line(
     log: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["parse", str(log), "--format", "jsonl"]) == 0
-    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [event["kind"] for event in events] == KINDS
-    assert all(
-        set(event) == {"kind", "task", "time", "source", "process", "pid", "attrs"}
-        for event in events
-    )
-    assert events[1] == {
+    events = jsonl(capsys.readouterr().out)
+    assert [event["kind"] for event in events] == KINDS_IN_LOG
+    assert events[2] == {
         "kind": "task.launched",
         "task": "com.x.refresh",
         "time": T0 + 2,
@@ -67,12 +75,58 @@ def test_jsonl_prints_one_event_object_a_line(
     }
 
 
+@pytest.mark.parametrize(
+    ("flags", "kinds"),
+    [
+        ([], KINDS_IN_LOG),
+        (["--kind", "task.launched"], ["task.launched"]),
+        (["--kind", "task.launched", "--kind", "task.completed"],
+         ["task.launched", "task.completed"]),
+        (["--kind", "task.launched,task.completed"], ["task.launched", "task.completed"]),
+        (["--kind", "task."], KINDS_IN_LOG),
+        (["--kind", "app"], []),
+        (["--task", "com.x.db"], ["task.submitted"]),
+        (["--task", "com.x.refresh", "--kind", "task.submitted"], ["task.submitted"]),
+        (["--since", "2026-01-05T09:00:02"], ["task.launched", "task.completed"]),
+        (["--since", "2026-01-05T11:00:01.5+02:00"], ["task.submitted", "task.launched",
+                                                      "task.completed"]),
+        (["--since", "09:00:02.5"], ["task.completed"]),
+        (["--since", "10:00"], []),
+    ],
+)  # fmt: skip
+def test_flags_pick_the_events(
+    flags: list[str], kinds: list[str], log: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["parse", str(log), "--format", "jsonl", *flags]) == 0
+    assert [event["kind"] for event in jsonl(capsys.readouterr().out)] == kinds
+    assert main(["parse", str(log), "--count", *flags]) == 0
+    assert capsys.readouterr().out == f"{len(kinds)}\n"
+
+
 def test_stdin_is_read_for_a_dash(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(sys, "stdin", io.StringIO(LOG))
+    crlf = LOG.replace("\n", "\r\n").encode()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(crlf)))
     assert main(["parse", "-", "--format", "jsonl"]) == 0
-    assert [json.loads(line)["kind"] for line in capsys.readouterr().out.splitlines()] == KINDS
+    assert [event["kind"] for event in jsonl(capsys.readouterr().out)] == KINDS_IN_LOG
+
+
+def test_a_text_stdin_is_read_too(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(LOG))
+    assert main(["parse", "-", "--count"]) == 0
+    assert capsys.readouterr().out == "4\n"
+
+
+def test_bytes_that_are_not_utf8_are_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "latin1.log"
+    path.write_bytes(b"caf\xe9 noise\n" + LOG.encode())
+    assert main(["parse", str(path), "--count"]) == 0
+    assert capsys.readouterr().out == "4\n"
 
 
 @pytest.mark.parametrize("name", ["missing.log", "."])
@@ -85,7 +139,37 @@ def test_an_unreadable_log_is_one_line_and_exit_2(
     assert captured.out == ""
     assert captured.err.startswith(f"bgharness: cannot read {path}: ")
     assert captured.err.count("\n") == 1
-    assert "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (["--kind", "task.exploded"], "--kind task.exploded: no such event kind; known kinds: "
+                                      "app.launched, "),
+        (["--kind", "tasks."], "or a family: app., bgtime., debugger., gpu., keychain., task., "
+                               "urlsession."),
+        (["--since", "yesterday"], "--since yesterday: not a time; give a date and time"),
+        (["--device", "virtual-iphone"], "give a log FILE or --device NAME, not both"),
+    ],
+)  # fmt: skip
+def test_a_bad_flag_is_one_line_naming_the_fix(
+    flags: list[str], says: str, log: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["parse", str(log), *flags]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert says in captured.err
+    assert captured.err.count("\n") == 1
+
+
+def test_no_log_at_all_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["parse"]) == 2
+    assert "give a log FILE (or - for standard input), or --device NAME" in capsys.readouterr().err
+
+
+def test_an_unknown_device_names_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["parse", "--device", "iphone-13", "--devices", str(ROOT / "devices.yaml")]) == 2
+    assert "no device named 'iphone-13'" in capsys.readouterr().err
 
 
 def test_a_log_without_events_is_an_empty_table(
@@ -95,3 +179,96 @@ def test_a_log_without_events_is_an_empty_table(
     path.write_text("nothing to see\n", encoding="utf-8")
     assert main(["parse", str(path)]) == 0
     assert "0 events" in capsys.readouterr().out
+
+
+# -- A live device --------------------------------------------------------------------------
+
+PROBE = ROOT / "suites/apps/BGProbe/Info.plist"
+BUNDLE = "dev.bgharness.probe"
+
+
+@pytest.fixture
+def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
+    """The repository's lab (a virtual iPhone), which `bgharness parse --device` will open."""
+    lab = Lab.load(ROOT / "devices.yaml", tmp_path / "state", lambda line: None)
+    monkeypatch.setattr(parse_cli.Lab, "load", lambda *args, **kwargs: lab)
+    return lab
+
+
+def follow(lab: Lab, argv: list[str]) -> tuple[threading.Thread, list[int]]:
+    """`bgharness parse --device` in a thread, once it reads the phone's log."""
+    phone = lab.open("virtual-iphone")
+    reading = threading.Event()
+    log_stream = phone.log_stream
+
+    def opened() -> Any:
+        stream = log_stream()
+        reading.set()
+        return stream
+
+    phone.log_stream = opened  # type: ignore[method-assign]
+    code: list[int] = []
+    thread = threading.Thread(target=lambda: code.append(main(argv)), daemon=True)
+    thread.start()
+    assert reading.wait(5), "bgharness parse never opened the device's log"
+    return thread, code
+
+
+def drive(lab: Lab) -> None:
+    """What the phone does: the app registers and submits a refresh task, then is swiped away."""
+    phone = lab.open("virtual-iphone")
+    phone.install(PROBE)
+    plan = build_plan({"register": ["refresh"], "submit": [{"type": "refresh", "id": "refresh"}]},
+                      BUNDLE)  # fmt: skip
+    phone.launch(BUNDLE, {PLAN_ENV: plan.to_json()}, [])
+    phone.force_quit(BUNDLE)
+    phone.close()  # the stream ends, as when the device goes away
+
+
+DEVICE = ["parse", "--device", "virtual-iphone", "--devices", str(ROOT / "devices.yaml")]
+
+
+def test_a_live_device_log_is_followed_until_it_ends(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    thread, code = follow(lab, [*DEVICE, "--format", "jsonl"])
+    drive(lab)
+    thread.join(5)
+    assert code == [0]
+    events = [(e["kind"], e["task"], e["source"]) for e in jsonl(capsys.readouterr().out)]
+    refresh = f"{BUNDLE}.refresh"
+    for expected in [
+        ("app.launched", None, "probe"),
+        ("task.registered", refresh, "framework"),
+        ("task.registered", refresh, "probe"),
+        ("task.submitted", refresh, "framework"),
+        ("task.submitted", refresh, "dasd"),
+        ("app.terminated", None, "springboard"),
+        ("app.terminated", None, "runningboard"),
+    ]:
+        assert expected in events
+
+
+def test_a_live_device_can_be_counted_and_filtered(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    thread, code = follow(lab, [*DEVICE, "--count", "--kind", "task.submitted"])
+    drive(lab)
+    thread.join(5)
+    assert code == [0]
+    captured = capsys.readouterr()
+    assert captured.out == "3\n"  # the framework, dasd and the probe each say so
+    assert "reading virtual-iphone's log; Ctrl-C stops" in captured.err
+
+
+def test_a_live_table_prints_a_row_as_each_event_comes(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    thread, code = follow(lab, [*DEVICE, "--kind", "app.terminated"])
+    drive(lab)
+    thread.join(5)
+    assert code == [0]
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split() == ["time", "(UTC)", "kind", "task", "source", "process", "pid", "attrs"]
+    assert [row.split()[2] for row in rows] == ["app.terminated", "app.terminated"]
+    assert "reason=user_force_quit" in rows[0]

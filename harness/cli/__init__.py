@@ -12,10 +12,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from harness.cli import parse
+from harness.cli import debug, devices, lab, parse
 from harness.errors import HarnessError
 
-VERB_MODULES = (parse,)
+VERB_MODULES = (parse, lab, devices, debug)
 
 
 def _parser() -> argparse.ArgumentParser:

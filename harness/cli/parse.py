@@ -1,20 +1,72 @@
-"""`bgharness parse`: the task-lifecycle events in a device log, as a table or JSON lines."""
+"""`bgharness parse`: the task-lifecycle events in a device log, as a table, JSON lines or a count.
+
+The log is a file, standard input (`-`), or a lab device's live log (`--device NAME`, read until
+the stream ends or Ctrl-C). Files and standard input go through the parser's fast path
+(`logparse.parse_blocks`, which reads only the records around a trigger); a live device through
+`parse_entry`, one record at a time, as its backend delivers them. The command only reads, picks
+and prints: what counts as an event, and which events a selection picks, is `harness.logparse`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from harness.errors import UsageError
-from harness.events import Event
-from harness.logparse import parse_lines
+from harness.events import KINDS, Event
+from harness.lab import Lab
+from harness.logparse import (
+    Selection,
+    UnknownKind,
+    count_blocks,
+    kinds_named,
+    parse_blocks,
+    parse_entry,
+    parse_since,
+)
+
+BLOCK = 1 << 22  # bytes read at a time: large enough that scanning, not reading, costs
+FAMILIES = sorted({kind.split(".")[0] + "." for kind in KINDS})
+COLUMNS = ("time (UTC)", "kind", "task", "source", "process", "pid", "attrs")
+
+
+# -- What the user asked for ----------------------------------------------------------------
+
+
+def _selection(args: argparse.Namespace) -> Selection:
+    """--kind, --task and --since as a Selection; a mistake is a UsageError naming the fix."""
+    names = [name.strip() for value in args.kind or () for name in value.split(",")]
+    try:
+        kinds = kinds_named(name for name in names if name) if names else None
+    except UnknownKind as error:
+        raise UsageError(
+            f"--kind {error.name}: no such event kind; known kinds: {', '.join(sorted(KINDS))}; "
+            f"or a family: {', '.join(FAMILIES)}"
+        ) from None
+    since = None
+    if args.since is not None:
+        try:
+            since = parse_since(args.since)
+        except ValueError:
+            raise UsageError(
+                f"--since {args.since}: not a time; give a date and time "
+                "(2026-01-05T09:00:00, zone optional, UTC without one) or a time of day "
+                "(09:00 or 09:00:00.5, on the date of the log's first event)"
+            ) from None
+    return Selection(kinds, args.task) if since is None else Selection(kinds, args.task, since)
+
+
+# -- Output ---------------------------------------------------------------------------------
 
 
 def _when(event: Event) -> str:
@@ -23,52 +75,132 @@ def _when(event: Event) -> str:
     return datetime.fromtimestamp(event.time, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
+def _cells(event: Event) -> tuple[str, ...]:
+    attrs = " ".join(f"{key}={value}" for key, value in event.attrs.items())
+    pid = "" if event.pid is None else str(event.pid)
+    return (_when(event), event.kind, event.task or "", event.source, event.process, pid, attrs)
+
+
+def _console() -> Console:
+    # A terminal gets its width; a pipe or file gets whole lines, not an 80-column wrap.
+    return Console(width=None if sys.stdout.isatty() else 1000)
+
+
 def _print_table(events: Iterable[Event]) -> None:
     table = Table()
-    for title in ("time (UTC)", "kind", "task", "source", "process", "pid", "attrs"):
+    for title in COLUMNS:
         # Long values fold onto more lines, never cut: the table is evidence.
         table.add_column(title, overflow="fold", no_wrap=title in ("time (UTC)", "kind", "pid"))
     count = 0
     for event in events:
-        attrs = " ".join(f"{key}={value}" for key, value in event.attrs.items())
-        pid = "" if event.pid is None else str(event.pid)
-        cells = (
-            _when(event),
-            event.kind,
-            event.task or "",
-            event.source,
-            event.process,
-            pid,
-            attrs,
-        )
-        table.add_row(*map(Text, cells))  # Text: log text is not rich markup
+        table.add_row(*map(Text, _cells(event)))  # Text: log text is not rich markup
         count += 1
     table.caption = f"{count} event{'' if count == 1 else 's'}"
-    # A terminal gets its width; a pipe or file gets whole lines, not an 80-column wrap.
-    Console(width=None if sys.stdout.isatty() else 1000).print(table)
+    _console().print(table)
 
 
-def _print_events(events: Iterable[Event], form: str) -> None:
-    if form == "jsonl":
-        for event in events:
-            print(json.dumps(event.as_json(), ensure_ascii=False))
-    else:
-        _print_table(events)
+_WIDTHS = (23, 24, 0, 12, 0, 0, 0)  # the live table's columns: fixed where values are
 
 
-def cmd_parse(args: argparse.Namespace) -> None:
-    """`bgharness parse FILE|-`: the task-lifecycle events in a device log."""
-    if args.file == "-":
-        _print_events(parse_lines(sys.stdin), args.format)
+def _row(cells: Iterable[str]) -> str:
+    return "  ".join(cell.ljust(width) for cell, width in zip(cells, _WIDTHS, strict=True))
+
+
+def _print_rows(events: Iterable[Event]) -> None:
+    """A live table: one aligned row as each event arrives (a boxed table needs them all)."""
+    print(_row(COLUMNS).rstrip())
+    for event in events:
+        print(_row(_cells(event)).rstrip(), flush=True)
+
+
+def _print_jsonl(events: Iterable[Event], follow: bool) -> None:
+    """One JSON object a line; each flushed at once when following a live log."""
+    for event in events:
+        print(json.dumps(event.as_json(), ensure_ascii=False), flush=follow)
+
+
+# -- Sources --------------------------------------------------------------------------------
+
+
+def _blocks(stream: BinaryIO, follow: bool) -> Iterator[bytes]:
+    """The stream's bytes; `follow` hands on what has arrived (a pipe from a live log)."""
+    read = getattr(stream, "read1", stream.read) if follow else stream.read
+    while block := read(BLOCK):
+        yield block
+
+
+@contextmanager
+def _opened(name: str) -> Iterator[Iterator[bytes]]:
+    """The blocks of a log file, or of standard input for `-`."""
+    if name == "-":
+        buffer = getattr(sys.stdin, "buffer", None)
+        if buffer is None:  # a text stream put in place of stdin (an embedding, a test)
+            yield iter([sys.stdin.read().encode("utf-8", "replace")])
+        else:
+            yield _blocks(buffer, follow=True)
         return
     try:
-        log = open(args.file, encoding="utf-8", errors="replace")  # noqa: SIM115 (with below)
+        log = open(name, "rb")  # noqa: SIM115 (closed below)
     except OSError as error:
         reason = error.strerror or str(error)
         hint = "give a log file, or - for standard input"
-        raise UsageError(f"cannot read {args.file}: {reason}; {hint}") from None
+        raise UsageError(f"cannot read {name}: {reason}; {hint}") from None
     with log:
-        _print_events(parse_lines(log), args.format)
+        yield _blocks(log, follow=False)
+
+
+def _parse_log(args: argparse.Namespace, selection: Selection) -> None:
+    with _opened(args.file) as blocks:
+        if args.count:
+            print(count_blocks(blocks, selection))
+        elif args.format == "jsonl":
+            _print_jsonl(selection.select(parse_blocks(blocks)), follow=args.file == "-")
+        else:
+            _print_table(selection.select(parse_blocks(blocks)))
+
+
+def _say(line: str) -> None:
+    print(f"bgharness: {line}", file=sys.stderr, flush=True)
+
+
+def _follow_device(args: argparse.Namespace, selection: Selection) -> None:
+    """A device's live log until it ends or Ctrl-C; --count prints the count at the end."""
+    devices = Path(args.devices)
+    lab = Lab.load(devices, devices.absolute().parent / "reports" / ".state", _say)
+    try:
+        stream = lab.open(args.device).log_stream()
+        _say(f"reading {args.device}'s log; Ctrl-C stops")
+        events = selection.select(e for entry in stream for e in parse_entry(entry))
+        count = 0
+        try:
+            if args.count:
+                for _ in events:
+                    count += 1
+            elif args.format == "jsonl":
+                _print_jsonl(events, follow=True)
+            else:
+                _print_rows(events)
+        except KeyboardInterrupt:
+            pass  # Ctrl-C is how a live log is ended: what was read stands
+        finally:
+            stream.close()
+        if args.count:
+            print(count)
+    finally:
+        lab.close()
+
+
+def cmd_parse(args: argparse.Namespace) -> None:
+    """`bgharness parse FILE|-` or `--device NAME`: the task-lifecycle events in a device log."""
+    selection = _selection(args)
+    if args.device is not None:
+        if args.file is not None:
+            raise UsageError("give a log FILE or --device NAME, not both")
+        _follow_device(args, selection)
+    elif args.file is None:
+        raise UsageError("give a log FILE (or - for standard input), or --device NAME")
+    else:
+        _parse_log(args, selection)
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
@@ -76,13 +208,40 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "parse",
         help="list the background-task events in a device log",
         description="List the events in a device log: pymobiledevice3 syslog live (text or "
-        "--format json), Xcode console, Console.app copies, log show, idevicesyslog.",
+        "--format json), Xcode console, Console.app copies, log show/stream (default, compact, "
+        "syslog styles), idevicesyslog, lldb transcripts and crash-report fields; or in a lab "
+        "device's live log.",
     )
-    parse.add_argument("file", metavar="FILE|-", help="the log file, or - for standard input")
+    parse.add_argument(
+        "file", metavar="FILE|-", nargs="?", help="the log file, or - for standard input"
+    )
+    parse.add_argument(
+        "--device", metavar="NAME", help="read this device's live log (until Ctrl-C)"
+    )
+    parse.add_argument(
+        "--devices",
+        metavar="PATH",
+        default="devices.yaml",
+        help="the lab inventory that names --device (default: devices.yaml)",
+    )
+    parse.add_argument("--task", metavar="ID", help="only events of this task identifier")
+    parse.add_argument(
+        "--kind",
+        metavar="KIND",
+        action="append",
+        help="only events of this kind, or family (task., app.); repeatable, or comma-separated",
+    )
+    parse.add_argument(
+        "--since",
+        metavar="TIME",
+        help="only events from this time: 2026-01-05T09:00:00[+02:00] (UTC without a zone), "
+        "or a time of day (09:00:00) on the date of the log's first event",
+    )
     parse.add_argument(
         "--format",
         choices=("table", "jsonl"),
         default="table",
         help="a table (default) or one JSON object per line",
     )
+    parse.add_argument("--count", action="store_true", help="print only how many events match")
     parse.set_defaults(run=cmd_parse)
