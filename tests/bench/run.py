@@ -25,6 +25,9 @@ def main(names: list[str]) -> int:
     for name in names:
         print(f"== {name}", flush=True)
         figures = importlib.import_module(name).run()
+        if "skipped" in figures and name in results:
+            print(f"{name} skipped ({figures['skipped']}); keeping the figures measured before")
+            continue
         figures["measured"] = time.strftime("%Y-%m-%d %H:%M:%S")
         figures["machine"] = (
             f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}"
