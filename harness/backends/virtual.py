@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,7 +63,8 @@ _ACTIVITY_PREFIX = {
 }
 
 _FRAMEWORK = ("com.apple.BackgroundTasks", "Framework", "BackgroundTasks")
-_DAS = ("com.apple.duetactivityscheduler", "scheduler", "DuetActivityScheduler")
+# dasd writes its activity lifecycle under [com.apple.duetactivityscheduler:lifecycle] (B9).
+_DAS = ("com.apple.duetactivityscheduler", "lifecycle", "DuetActivityScheduler")
 _PROBE = ("dev.bgharness.probe", "lifecycle", "BGProbe")
 _RUNNINGBOARD = ("com.apple.runningboard", "process", "RunningBoard")
 _SPRINGBOARD = ("com.apple.springboard", "application", "SpringBoard")
@@ -400,7 +402,8 @@ class VirtualIPhone:
         activity = f"{next(self._activities) & 0xFFFFFF:06X}"
         pending = _Pending(request, proc.bundle_id, activity, earliest)
         self._pending.append(pending)
-        self._dasd(f"Submitted: {pending.activity_name} at priority 10")
+        # B9 and corpus: dasd logs `SUBMITTED bg…-ID:HEX at priority N`.
+        self._dasd(f"SUBMITTED {pending.activity_name} at priority 10")
         self._probe(proc, "task.submitted", request.id, type=request.type)
         self._schedule_dasd()
 
@@ -678,8 +681,9 @@ class VirtualIPhone:
             "runningboardd",
             _RUNNINGBOARD_PID,
             _RUNNINGBOARD,
+            # iOS 17+ names app processes `[app<BUNDLE(UUID)>:PID]` (older: `application<…>`).
             "Removing assertions for terminated process: "
-            f"[application<{proc.bundle_id}>:{proc.pid}]",
+            f"[app<{proc.bundle_id}({_persona(proc.bundle_id)})>:{proc.pid}]",
         )
 
     def _processes_of(self, bundle_id: str) -> list[_Process]:
@@ -778,6 +782,11 @@ class _VirtualDebugSession:
 
     def detach(self) -> None:
         self._attached = False
+
+
+def _persona(bundle_id: str) -> str:
+    """A stable UUID for the app's RunningBoard identity, as iOS shows it in process names."""
+    return str(uuid.uuid5(uuid.NAMESPACE_DNS, bundle_id)).upper()
 
 
 def _activity_name(type_: str, task: str, activity: str) -> str:

@@ -10,13 +10,13 @@ and prints: what counts as an event, and which events a selection picks, is `har
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
 
 from rich.console import Console
 from rich.table import Table
@@ -26,16 +26,16 @@ from harness.errors import UsageError
 from harness.events import KINDS, Event
 from harness.lab import Lab
 from harness.logparse import (
+    Readable,
     Selection,
     UnknownKind,
-    count_blocks,
+    count_file,
     kinds_named,
-    parse_blocks,
     parse_entry,
+    parse_file,
     parse_since,
 )
 
-BLOCK = 1 << 22  # bytes read at a time: large enough that scanning, not reading, costs
 FAMILIES = sorted({kind.split(".")[0] + "." for kind in KINDS})
 COLUMNS = ("time (UTC)", "kind", "task", "source", "process", "pid", "attrs")
 
@@ -122,41 +122,33 @@ def _print_jsonl(events: Iterable[Event], follow: bool) -> None:
 # -- Sources --------------------------------------------------------------------------------
 
 
-def _blocks(stream: BinaryIO, follow: bool) -> Iterator[bytes]:
-    """The stream's bytes; `follow` hands on what has arrived (a pipe from a live log)."""
-    read = getattr(stream, "read1", stream.read) if follow else stream.read
-    while block := read(BLOCK):
-        yield block
-
-
 @contextmanager
-def _opened(name: str) -> Iterator[Iterator[bytes]]:
-    """The blocks of a log file, or of standard input for `-`."""
+def _opened(name: str) -> Iterator[tuple[Readable, bool]]:
+    """A log file (opened binary, unbuffered), or standard input for `-`, which is followed."""
     if name == "-":
         buffer = getattr(sys.stdin, "buffer", None)
         if buffer is None:  # a text stream put in place of stdin (an embedding, a test)
-            yield iter([sys.stdin.read().encode("utf-8", "replace")])
-        else:
-            yield _blocks(buffer, follow=True)
+            buffer = io.BytesIO(sys.stdin.read().encode("utf-8", "replace"))
+        yield buffer, True
         return
     try:
-        log = open(name, "rb")  # noqa: SIM115 (closed below)
+        log = open(name, "rb", buffering=0)  # noqa: SIM115 (closed below)
     except OSError as error:
         reason = error.strerror or str(error)
         hint = "give a log file, or - for standard input"
         raise UsageError(f"cannot read {name}: {reason}; {hint}") from None
     with log:
-        yield _blocks(log, follow=False)
+        yield log, False
 
 
 def _parse_log(args: argparse.Namespace, selection: Selection) -> None:
-    with _opened(args.file) as blocks:
+    with _opened(args.file) as (log, follow):
         if args.count:
-            print(count_blocks(blocks, selection))
+            print(count_file(log, selection, follow))
         elif args.format == "jsonl":
-            _print_jsonl(selection.select(parse_blocks(blocks)), follow=args.file == "-")
+            _print_jsonl(selection.select(parse_file(log, follow)), follow)
         else:
-            _print_table(selection.select(parse_blocks(blocks)))
+            _print_table(selection.select(parse_file(log, follow)))
 
 
 def _say(line: str) -> None:

@@ -3,10 +3,10 @@
 The senders and message shapes come from real iOS logs (Console.app copies and `log show`
 excerpts in public bug reports: RunningBoard bookkeeping, SpringBoard scene work, dasd scoring,
 CFNetwork tasks, memory warnings, xpc connections). `noise_message` fills a shape in with random
-values; nothing it writes is a DESIGN event, though some shapes carry words the parser's
-pre-filter looks for (dasd's SUBMITTED for system activities, `error:` from daemons, an app's
-own line naming a task identifier), as real logs do. The benchmark and the property tests use
-it; it is test data, not part of the harness.
+values. None of it is a task event, though some shapes carry words close to the parser's
+triggers (dasd's SUBMITTED for system activities, an app's own line naming a task identifier,
+`error:`, which is lldb's only as bare text), as real logs do. The benchmark and the property
+tests use it; it is test data, not part of the harness.
 """
 
 from __future__ import annotations
