@@ -7,7 +7,7 @@ nothing. The session and the plugin talk to devices only through this Protocol.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -15,6 +15,9 @@ from typing import Protocol
 from harness.clock import Clock
 from harness.debugger import DebugSession
 from harness.events import LogEntry
+
+# Install progress: called with a stage ("upload", "install") and the fraction done.
+Progress = Callable[[str, float], None]
 
 # Network condition profiles a test may ask for; the backend maps them to the device's own.
 NETWORK_PROFILES = ("offline",)
@@ -47,13 +50,14 @@ class Device(Protocol):
     """One iPhone, real or virtual. Called by `Session`, `App` and the plugin."""
 
     name: str
+    warnings: list[str]  # how the device differs from devices.yaml, said in the report
 
     @property
     def clock(self) -> Clock: ...
 
     def info(self) -> DeviceInfo: ...
 
-    def install(self, app: Path) -> bool:
+    def install(self, app: Path, progress: Progress | None = None) -> bool:
         """Install an .ipa or .app; False when the same content was already installed."""
 
     def uninstall(self, bundle_id: str) -> None: ...

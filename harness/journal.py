@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.processes import pid_alive
 
 
 @dataclass(frozen=True)
@@ -82,22 +83,10 @@ class Journal:
     def abandoned(self, device: str) -> list[Perturbation]:
         """Perturbations whose run is gone: another pid on this host that no longer exists."""
         host = socket.gethostname()
-        return [p for p in self.entries(device) if p.host == host and not _alive(p.pid)]
+        return [p for p in self.entries(device) if p.host == host and not pid_alive(p.pid)]
 
     def _path(self, p: Perturbation) -> Path:
         return self._dir / p.device / f"{p.id}.json"
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _fsync_dir(folder: Path) -> None:

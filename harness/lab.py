@@ -14,7 +14,7 @@ from pathlib import Path
 
 from harness.appbundle import AppInfo, read_app
 from harness.backends import open_device
-from harness.device import Device
+from harness.device import Device, Progress
 from harness.errors import UsageError
 from harness.inventory import DeviceRecord, Inventory, load_inventory
 from harness.journal import Journal
@@ -67,7 +67,7 @@ class Lab:
             device: Device | None = None
             try:
                 device = open_device(self.record(name), self.state_dir)
-                for line in recover(device, self.journal):
+                for line in [*recover(device, self.journal), *device.warnings]:
                     self._say(line)
             except BaseException:
                 if device is not None:
@@ -106,9 +106,24 @@ class Lab:
             info = read_app(entry.path)
             if reinstall and device.installed(info.bundle_id):
                 device.uninstall(info.bundle_id)
-            device.install(entry.path)
+            said = len(device.warnings)
+            device.install(entry.path, progress=self._install_progress(name, app_name))
+            for line in device.warnings[said:]:  # preflight findings, e.g. not debuggable
+                self._say(line)
             self._installed[key] = info
         return self._installed[key]
+
+    def _install_progress(self, name: str, app_name: str) -> Progress:
+        """Say the install's progress in quarters, so a slow upload is seen to move."""
+        said: set[tuple[str, int]] = set()
+
+        def progress(stage: str, fraction: float) -> None:
+            quarter = int(fraction * 4)
+            if (stage, quarter) not in said:
+                said.add((stage, quarter))
+                self._say(f"{name}: {stage} {app_name}: {quarter * 25} %")
+
+        return progress
 
     def close(self) -> None:
         """Close every device, then give their leases back (even when a close fails)."""

@@ -38,6 +38,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.inventory import DeviceRecord
+from harness.processes import pid_alive
 
 LEASE_DIR_ENV = "BGHARNESS_LEASE_DIR"
 DEFAULT_TTL_S = 60.0
@@ -145,7 +146,7 @@ class Holder:
         """True only when we can be sure: same host and pid namespace, and no such process."""
         if self.host != socket.gethostname() or self.pidns != _pid_namespace():
             return False
-        return not _alive(self.pid)
+        return not pid_alive(self.pid)
 
 
 @dataclass(frozen=True)
@@ -511,18 +512,6 @@ def _pid_namespace() -> str | None:
         return str(os.stat("/proc/self/ns/pid").st_ino)
     except OSError:
         return None
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _duration(seconds: float) -> str:

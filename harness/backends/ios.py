@@ -351,8 +351,9 @@ class IosDevice:
             charging=charging,
         )
 
-    def install(self, app: Path) -> bool:
+    def install(self, app: Path, progress: Progress | None = None) -> bool:
         app = Path(app)
+        progress = progress or self.progress
         if app.suffix.lower() not in (".ipa", ".app"):
             raise AppError(
                 f"{self.name}: {app} is not an .ipa or .app: a real iPhone installs only a built "
@@ -372,12 +373,12 @@ class IosDevice:
             return False
         data = package(app)
         shown = None
-        if self.progress is None:
+        if progress is None:
             shown = ShownProgress(f"{self.name}: install {info.bundle_id}")
         try:
             self._call(
                 "install",
-                lambda: self._install(data, self.progress or shown),
+                lambda: self._install(data, progress or shown),
                 timeout=INSTALL_TIMEOUT_S,
             )
         finally:

@@ -18,22 +18,19 @@ import os
 import plistlib
 import sys
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from harness.appbundle import AppInfo
+from harness.device import Progress
 
 log = logging.getLogger("bgharness.ios")
 
 # CSMAGIC_EMBEDDED_ENTITLEMENTS: the XML entitlements blob of a Mach-O code signature.
 _ENTITLEMENTS_MAGIC = b"\xfa\xde\x71\x71"
 _PROFILE = "embedded.mobileprovision"
-
-# Called as install goes: (stage, fraction done 0..1), e.g. ("upload", 0.4), ("install", 0.9).
-Progress = Callable[[str, float], None]
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 from harness.appbundle import AppInfo, assemble_ipa, read_app
 from harness.clock import VirtualClock, _Timer
 from harness.debugger import parse_simulate_command
-from harness.device import NETWORK_PROFILES, DeviceInfo
+from harness.device import NETWORK_PROFILES, DeviceInfo, Progress
 from harness.errors import DebuggerError, HarnessError, Unsupported, UsageError
 from harness.events import LogEntry
 from harness.inventory import DeviceRecord
@@ -134,6 +134,7 @@ class VirtualIPhone:
 
     def __init__(self, record: DeviceRecord, state_dir: Path, clock: VirtualClock):
         self.name = record.name
+        self.warnings: list[str] = []  # the virtual iPhone is always as declared
         self._record = record
         self._state_file = state_dir / f"virtual-{record.name}.json"
         self._apps_dir = state_dir / "virtual-apps"
@@ -179,7 +180,7 @@ class VirtualIPhone:
             ),
         )
 
-    def install(self, app: Path) -> bool:
+    def install(self, app: Path, progress: Progress | None = None) -> bool:
         if app.name == "Info.plist" or app.suffix == ".plist":
             app = assemble_ipa(app, self._apps_dir)
         info = read_app(app)
