@@ -167,7 +167,7 @@ class LeaseRecord:
         if self.holder.is_gone():
             return f"its holder ({self.holder.describe()}) has exited"
         if now >= self.expires:
-            ago = _duration(now - self.expires + self.ttl)
+            ago = human_duration(now - self.expires + self.ttl)
             return (
                 f"its holder ({self.holder.describe()}) last renewed it {ago} ago: it died, hung "
                 "or lost this folder"
@@ -181,7 +181,7 @@ class LeaseRecord:
         url = f" <{self.holder.url}>" if self.holder.url else ""
         return (
             f"{self.device} is held by {self.holder.describe()}{url} since {since} "
-            f"({_duration(now - self.acquired)})"
+            f"({human_duration(now - self.acquired)})"
         )
 
     def to_json(self) -> str:
@@ -406,15 +406,16 @@ class Leases:
                 if attempt.took_over:
                     self._say(f"{device}: {attempt.took_over}")
                 if told is not None:
-                    self._say(f"{device}: free after {_duration(time.monotonic() - started)}")
+                    self._say(f"{device}: free after {human_duration(time.monotonic() - started)}")
                 return self._keep(Lease(attempt.record))
             waited = time.monotonic() - started
             if waited >= self.wait:
                 raise DeviceBusy(self._busy_message(attempt.record, waited), attempt.record)
             if told is None or waited - told >= PROGRESS_EVERY_S:
                 self._say(
-                    f"{attempt.record.describe()}; waiting for it (up to {_duration(self.wait)}, "
-                    f"--device-wait; {_duration(waited)} so far)"
+                    f"{attempt.record.describe()}; waiting for it "
+                    f"(up to {human_duration(self.wait)}, --device-wait; "
+                    f"{human_duration(waited)} so far)"
                 )
                 told = waited
             time.sleep(min(self._poll, max(0.0, self.wait - waited)))
@@ -484,15 +485,15 @@ class Leases:
 
     def _busy_message(self, theirs: LeaseRecord, waited: float) -> str:
         gave_up = (
-            f"gave up after {_duration(waited)} (--device-wait {self.wait:g})"
+            f"gave up after {human_duration(waited)} (--device-wait {self.wait:g})"
             if self.wait > 0
             else "not waiting (--device-wait 0)"
         )
         return (
             f"{theirs.describe()}; {gave_up}. If that run has died, the device frees itself "
-            f"within {_duration(theirs.ttl)} (the lease's time-to-live). `bgharness who` lists "
-            f"holders; `bgharness release --force {theirs.device}` takes the device back if you "
-            "are sure that run is gone"
+            f"within {human_duration(theirs.ttl)} (the lease's time-to-live). "
+            f"`bgharness who` lists holders; `bgharness release --force {theirs.device}` "
+            "takes the device back if you are sure that run is gone"
         )
 
 
@@ -514,7 +515,7 @@ def _pid_namespace() -> str | None:
         return None
 
 
-def _duration(seconds: float) -> str:
+def human_duration(seconds: float) -> str:
     """A short human duration: `0.4 s`, `42 s`, `12 min`, `3 h 5 min`."""
     if seconds < 10:
         return f"{seconds:.1f} s"

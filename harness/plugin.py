@@ -45,7 +45,15 @@ from harness.device import Device, DeviceInfo
 from harness.errors import DeviceUnavailable, HarnessError, Unsupported, UsageError
 from harness.inventory import DeviceRecord, load_inventory
 from harness.lab import Lab
-from harness.lease import DEFAULT_TTL_S, Holder, LeaseDir, LeaseError, Leases, default_lease_dir
+from harness.lease import (
+    DEFAULT_TTL_S,
+    Holder,
+    LeaseDir,
+    LeaseError,
+    Leases,
+    default_lease_dir,
+    human_duration,
+)
 from harness.session import App, Session
 
 MARKERS = (
@@ -500,14 +508,14 @@ class _Steps:
             if waits * self.scale < self.after:
                 yield
                 return
-            self.say(f"{self.device}: {title}: may wait up to {_duration(waits * self.scale)}")
+            self.say(f"{self.device}: {title}: may wait up to {human_duration(waits * self.scale)}")
             started = time.monotonic()
             outcome = "failed"
             try:
                 yield
                 outcome = "done"
             finally:
-                took = _duration(time.monotonic() - started)
+                took = human_duration(time.monotonic() - started)
                 self.say(f"{self.device}: {title}: {outcome} after {took}")
 
 
@@ -664,14 +672,6 @@ def _version(package: str) -> str:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return "unknown"
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _unmet(

@@ -230,8 +230,8 @@ def test_a_long_device_wait_says_when_it_starts_and_ends(pytester):
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
-            "bgharness: slow-phone: expect no task.launched during 100 s: may wait up to 1 s",
-            "bgharness: slow-phone: expect no task.launched during 100 s: done after 1 s",
+            "bgharness: slow-phone: expect no task.launched during 100 s: may wait up to 1.0 s",
+            "bgharness: slow-phone: expect no task.launched during 100 s: done after 1.0 s",
         ]
     )
 
