@@ -26,6 +26,7 @@ from harness.debugger import check_task_id
 from harness.errors import HarnessError, UsageError
 from harness.events import Event
 from harness.lab import Lab
+from harness.lease import Holder, LeaseDir, Leases, default_lease_dir
 from harness.session import App, Session
 
 Action = Literal["trigger", "expire"]
@@ -174,7 +175,9 @@ def _stderr(line: str) -> None:
 def cmd_simulate(args: argparse.Namespace) -> None:
     """`bgharness trigger|expire`: build the Lab, simulate, print the answer."""
     check_task_id(args.task)  # before devices.yaml is even read
-    lab = Lab.load(args.devices, state_dir=STATE_DIR, say=_stderr)
+    # The device is held for the few seconds of the simulate, so a run using it says so at once.
+    leases = Leases(LeaseDir(default_lease_dir()), Holder.this_process(), say=_stderr)
+    lab = Lab.load(args.devices, state_dir=STATE_DIR, say=_stderr, leases=leases)
     try:
         answer = simulate(
             lab, args.device, args.app, args.task, args.verb, follow_s=args.follow, say=_stderr
