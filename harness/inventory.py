@@ -13,6 +13,8 @@ unknown key is an error, never dropped). Schema (devices.yaml at the repo root h
         ios: "26.1"             # optional; taken as written, so 17.10 stays "17.10"
         tags: [TAG, ...]        # optional
         apps: [NAME, ...]       # optional; default: every app
+        host: NAME              # optional: the lab Mac it is plugged into (its CI runner
+                                #   label); `bgharness matrix` groups jobs by it
         udid: UDID              # ios: required
         usbmux: HOST:PORT       # ios: a remote usbmuxd; default: this Mac's
         tunnel: tunneld[@HOST:PORT]   # ios 17+: the tunneld serving RSD; default 127.0.0.1:49151
@@ -25,7 +27,7 @@ unknown key is an error, never dropped). Schema (devices.yaml at the repo root h
     expr:     and_expr ('or' and_expr)*
     and_expr: not_expr ('and' not_expr)*
     not_expr: 'not' not_expr | '(' expr ')' | FIELD OP VALUE | WORD
-    FIELD:    backend | ios | model | name        OP: == != < <= > >= (ordering: ios only)
+    FIELD:    backend | host | ios | model | name        OP: == != < <= > >= (ordering: ios only)
     VALUE:    WORD | "string" | 'string'          WORD: [A-Za-z0-9._-]+
 
 A WORD alone is true when it is one of the device's tags, its backend or its name. `ios`
@@ -63,7 +65,7 @@ TUNNELD_DEFAULT_PORT = 49151
 
 _TOP_KEYS = ("apps", "devices")
 _APP_KEYS = ("path",)
-_COMMON_KEYS = ("name", "backend", "model", "ios", "tags", "apps")
+_COMMON_KEYS = ("name", "backend", "model", "ios", "tags", "apps", "host")
 _BACKEND_KEYS: dict[str, tuple[str, ...]] = {
     "ios": ("udid", "usbmux", "tunnel", "wda", "unlock"),
     "virtual": ("time_scale",),
@@ -121,6 +123,7 @@ class DeviceRecord:
     ios: str | None = None
     tags: tuple[str, ...] = ()
     apps: tuple[str, ...] = ()
+    host: str | None = None
     udid: str | None = None
     usbmux: Address | None = None
     tunnel: Address | None = None
@@ -371,6 +374,7 @@ class _Walker:
             ios=get("ios", self.ios),
             tags=get("tags", self.tags) or (),
             apps=self.default_apps(node, field, apps, backend) if app_names is None else app_names,
+            host=get("host", lambda n, f: self.word(n, f, "host name")),
             udid=udid,
             usbmux=get("usbmux", self.usbmux),
             tunnel=get("tunnel", self.tunnel),
@@ -583,7 +587,7 @@ def _version(text: str) -> tuple[int, ...]:
 
 Match = Callable[[DeviceRecord], bool]
 
-_FIELDS = ("backend", "ios", "model", "name")
+_FIELDS = ("backend", "host", "ios", "model", "name")
 _OPS: dict[str, Callable[[object, object], bool]] = {
     "==": lambda a, b: a == b,
     "!=": lambda a, b: a != b,

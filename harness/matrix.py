@@ -8,12 +8,12 @@ or as plain JSON.
 
 Which host a device is on, in order:
 
-1. a tag `host-NAME` (e.g. `tags: [lab, host-lab-mac-1]`): NAME is the CI runner label of the
-   Mac it is plugged into; `--device-filter host-lab-mac-1` selects that Mac's phones too;
+1. its `host: NAME` in devices.yaml: the CI runner label of the Mac it is plugged into
+   (`--device-filter 'host == lab-mac-1'` selects that Mac's phones);
 2. the host of `usbmux: HOST:PORT` or `tunnel: tunneld@HOST:PORT` (the Mac that serves it);
 3. a virtual iPhone needs no lab Mac: host `virtual`, a job on any runner.
 
-A real iPhone with none of these is an error that says to add the tag.
+A real iPhone with none of these is an error that says to add `host:`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from typing import Literal
 from harness.errors import UsageError
 from harness.inventory import DeviceRecord
 
-HOST_TAG = "host-"
 VIRTUAL_HOST = "virtual"
 Format = Literal["github", "jenkins", "json"]
 FORMATS: tuple[Format, ...] = ("github", "jenkins", "json")
@@ -54,14 +53,8 @@ class Job:
 
 def host_of(record: DeviceRecord) -> str:
     """The lab host a device's job runs on (rules in the module docstring)."""
-    tagged = [t[len(HOST_TAG) :] for t in record.tags if t.startswith(HOST_TAG)]
-    if len(tagged) > 1:
-        raise UsageError(
-            f"{record.name} (line {record.line} of the inventory) has two host tags "
-            f"({', '.join(HOST_TAG + t for t in tagged)}); a phone is plugged into one Mac"
-        )
-    if tagged and tagged[0]:
-        return tagged[0]
+    if record.host:
+        return record.host
     if record.usbmux is not None:
         return record.usbmux.host
     if record.tunnel is not None and record.tunnel.host not in _LOCAL:
@@ -70,8 +63,7 @@ def host_of(record: DeviceRecord) -> str:
         return VIRTUAL_HOST
     raise UsageError(
         f"{record.name} (line {record.line} of the inventory): which lab Mac is it plugged "
-        f"into? Add a tag {HOST_TAG}NAME with the CI runner label of that Mac, e.g. "
-        f"tags: [lab, {HOST_TAG}lab-mac-1]"
+        "into? Add `host: NAME` with the CI runner label of that Mac, e.g. host: lab-mac-1"
     )
 
 

@@ -22,12 +22,14 @@ devices:
   - name: iphone-a
     backend: ios
     udid: 00008110-000A1B2C3D4E5F60
-    tags: [lab, host-lab-mac-1]
+    tags: [lab]
+    host: lab-mac-1
     apps: []
   - name: iphone-b
     backend: ios
     udid: 00008110-000A1B2C3D4E5F61
-    tags: [lab, host-lab-mac-1]
+    tags: [lab]
+    host: lab-mac-1
     apps: []
   - name: iphone-remote
     backend: ios
@@ -110,12 +112,12 @@ def test_matrix_per_device_and_for_jenkins(tmp_path, capsys):
     ]
 
 
-def test_a_phone_on_no_known_mac_is_an_error_that_says_which_tag_to_add(tmp_path, capsys):
-    (tmp_path / "devices.yaml").write_text(LAB.replace("host-lab-mac-1", "usb"))
+def test_a_phone_on_no_known_mac_is_an_error_that_says_to_add_its_host(tmp_path, capsys):
+    (tmp_path / "devices.yaml").write_text(LAB.replace("    host: lab-mac-1\n", "", 1))
     assert main(["matrix", "--devices", str(tmp_path / "devices.yaml")]) == 2
     err = capsys.readouterr().err
     assert "iphone-a (line 6 of the inventory): which lab Mac is it plugged into?" in err
-    assert "host-lab-mac-1" in err
+    assert "Add `host: NAME`" in err
 
 
 def _fake_allure(folder: Path) -> Path:

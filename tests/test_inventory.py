@@ -578,7 +578,8 @@ devices:
   - {name: sim, backend: virtual, ios: "26.1", tags: [virtual, ci]}
   - {name: sim-slow, backend: virtual, tags: [virtual, slow], time_scale: 1}
   - {name: old, backend: ios, ios: "16.7", model: "iPhone14,5", udid: 00008110-000A1B2C3D4E5F60}
-  - {name: new, backend: ios, ios: "17.10", tags: [slow], udid: 00008140-001A2B3C4D5E6F70}
+  - {name: new, backend: ios, ios: "17.10", tags: [slow], udid: 00008140-001A2B3C4D5E6F70,
+     host: lab-mac-1}
 """,
         )
     )
@@ -622,6 +623,8 @@ def test_select_an_unknown_name_lists_the_known_ones(lab: Inventory) -> None:
         ("name != sim and virtual", ["sim-slow"]),
         ("ci or slow and ios", ["sim", "new"]),
         ("nothing-has-this", []),
+        ("host == lab-mac-1", ["new"]),
+        ("host != lab-mac-1", []),
         ("", ["sim", "sim-slow", "old", "new"]),
         ("  ", ["sim", "sim-slow", "old", "new"]),
     ],

@@ -138,7 +138,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     jobs = verbs.add_parser(
         "matrix",
         help="print the CI job matrix from devices.yaml",
-        description="One job per lab host (the Mac a phone is plugged into: a host-NAME tag, "
+        description="One job per lab host (the Mac a phone is plugged into: its `host:`, "
         "else the usbmux/tunnel host; virtual iPhones run anywhere), or one per device.",
     )
     jobs.add_argument("--devices", metavar="PATH", default="devices.yaml", help="the inventory")
