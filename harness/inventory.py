@@ -56,7 +56,15 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from harness.errors import InventoryError, UsageError
 
-__all__ = ["Address", "AppEntry", "DeviceRecord", "Inventory", "load_inventory", "parse_filter"]
+__all__ = [
+    "Address",
+    "AppEntry",
+    "DeviceRecord",
+    "Inventory",
+    "load_inventory",
+    "parse_filter",
+    "version_key",
+]
 
 T = TypeVar("T")
 Backend = Literal["virtual", "ios"]
@@ -577,7 +585,7 @@ def _same_udid(a: str, b: str) -> bool:
     return a.replace("-", "").upper() == b.replace("-", "").upper()
 
 
-def _version(text: str) -> tuple[int, ...]:
+def version_key(text: str) -> tuple[int, ...]:
     """A version as a tuple padded to three parts, so "17" == "17.0" and "17" < "17.4"."""
     parts = tuple(int(part) for part in text.split("."))
     return parts + (0,) * (3 - len(parts))
@@ -712,5 +720,5 @@ class _FilterParser:
             self.fail(
                 value.column, f'ios compares with a version like "17" or "17.4", got {text!r}'
             )
-        wanted = _version(text)
-        return lambda d: d.ios is not None and compare(_version(d.ios), wanted)
+        wanted = version_key(text)
+        return lambda d: d.ios is not None and compare(version_key(d.ios), wanted)

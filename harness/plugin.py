@@ -43,7 +43,7 @@ from harness import report, timeline_svg
 from harness.appbundle import AppInfo, read_app
 from harness.device import Device, DeviceInfo
 from harness.errors import DeviceUnavailable, HarnessError, Unsupported, UsageError
-from harness.inventory import DeviceRecord, load_inventory
+from harness.inventory import DeviceRecord, version_key, load_inventory
 from harness.lab import Lab
 from harness.lease import (
     DEFAULT_TTL_S,
@@ -692,20 +692,19 @@ def _unmet(
 
 
 def _version_matches(version: str, spec: str) -> bool:
-    m = re.fullmatch(r"\s*(>=|<=|==|>|<)?\s*([\d.]+)\s*", spec)
+    m = re.fullmatch(r"\s*(>=|<=|==|>|<)?\s*(\d+(?:\.\d+)*)\s*", spec)
     if not m:
         raise pytest.UsageError(
             f"requires(ios={spec!r}): write a comparison like '>=17' or '<26.1'"
         )
-    op, want = m[1] or ">=", tuple(int(p) for p in m[2].split("."))
-    have = tuple(int(p) for p in re.findall(r"\d+", version))
+    have, want = version_key(version), version_key(m[2])
     return {
         ">=": have >= want,
         "<=": have <= want,
         "==": have == want,
         ">": have > want,
         "<": have < want,
-    }[op]
+    }[m[1] or ">="]
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

@@ -18,9 +18,9 @@ from harness.debugger import simulate_launch_command
 from harness.errors import UsageError
 from harness.lab import Lab
 from harness.session import App, Session
+from tests.paths import PROBE_PLIST
 
 ROOT = Path(__file__).resolve().parents[1]
-PROBE_PLIST = ROOT / "suites/apps/BGProbe/Info.plist"
 BUNDLE = "dev.bgharness.probe"
 REFRESH = f"{BUNDLE}.refresh"
 DEVICE = "virtual-iphone"

@@ -10,8 +10,7 @@ import pytest
 
 from harness.cli import main
 from harness.lease import Holder, LeaseDir
-
-PROBE_PLIST = Path(__file__).resolve().parents[1] / "suites/apps/BGProbe/Info.plist"
+from tests.paths import PROBE_PLIST
 
 LAB = f"""\
 apps:

@@ -20,9 +20,9 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.report import build_html, find_allure
+from tests.paths import PROBE_PLIST
 
 ROOT = Path(__file__).resolve().parents[1]
-PROBE_PLIST = ROOT / "suites/apps/BGProbe/Info.plist"
 CHROMIUM = next(
     (path for name in ("chromium", "chromium-browser") if (path := shutil.which(name))), None
 )

@@ -52,9 +52,9 @@ from pymobiledevice3.usbmux import MuxDevice, list_devices
 
 from harness.backends.ios import Pmd3
 from harness.inventory import Address, DeviceRecord
+from tests.paths import PROBE_PLIST
 
 UDID = "00008110-000A1B2C3D4E5F60"
-PROBE_PLIST = Path(__file__).resolve().parents[1] / "suites/apps/BGProbe/Info.plist"
 PNG = b"\x89PNG\r\n\x1a\n" + b"fake"
 FULL_LOSS = "SlowNetwork100PctLoss"
 CONDITIONS = [

@@ -2,11 +2,10 @@
 
 import json
 import textwrap
-from pathlib import Path
 
 import pytest
 
-PROBE_PLIST = Path(__file__).resolve().parents[1] / "suites/apps/BGProbe/Info.plist"
+from tests.paths import PROBE_PLIST
 
 DEVICES = f"""\
 apps:

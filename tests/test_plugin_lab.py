@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-PROBE_PLIST = Path(__file__).resolve().parents[1] / "suites/apps/BGProbe/Info.plist"
+from tests.paths import PROBE_PLIST
 
 
 def inventory(*names: str, time_scale: float = 0) -> str:

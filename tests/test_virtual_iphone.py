@@ -12,8 +12,8 @@ from harness.inventory import DeviceRecord
 from harness.journal import Journal
 from harness.session import App, Session
 from harness.timeline import ExpectationFailed
+from tests.paths import PROBE_PLIST
 
-PROBE_PLIST = Path(__file__).resolve().parents[1] / "suites/apps/BGProbe/Info.plist"
 B = "dev.bgharness.probe"
 
 
