@@ -99,9 +99,7 @@ def _panel(
         )
         for j, who in enumerate(series):
             x = x0 + j * (SLOT_W + SLOT_GAP)
-            row = next(
-                (r for r in rows if _key(r.value) == _key(value) and _series(r) == who), None
-            )
+            row = cells.get((_key(value), who))
             if len(series) > 1:
                 out.append(
                     f'<text x="{x + SLOT_W / 2:.1f}" y="{labels_top + 12}" text-anchor="middle" '
