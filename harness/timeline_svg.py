@@ -390,7 +390,8 @@ def _marks(events: Sequence[Event], lanes: list[str], axis: _Axis, origin: float
 
 def _spread(marks: list[tuple[float, str]]) -> list[tuple[float, float, float]]:
     """Where each mark (x, lane) is drawn: marks of one lane closer than MARK_SPACING to the
-    first of their group are spread MARK_SPACING apart around the group's middle. Each gets
+    first of their group are spread MARK_SPACING apart around the group's middle (kept off the
+    lane labels). Each gets
     (drawn x, true x, width of its group's bracket if it is the group's first, else 0)."""
     placed = [(x, x, 0.0) for x, _ in marks]
     by_lane: dict[str, list[int]] = {}
@@ -406,10 +407,10 @@ def _spread(marks: list[tuple[float, str]]) -> list[tuple[float, float, float]]:
                 groups.append([i])
         for group in (g for g in groups if len(g) > 1):
             middle = sum(marks[i][0] for i in group) / len(group)
-            left = middle - MARK_SPACING * (len(group) - 1) / 2
+            span = MARK_SPACING * (len(group) - 1)
+            left = min(max(middle - span / 2, LABEL_W + 6), WIDTH - RIGHT_PAD / 2 - span)
             for k, i in enumerate(group):
-                width = MARK_SPACING * (len(group) - 1) if k == 0 else 0.0
-                placed[i] = (left + k * MARK_SPACING, middle, width)
+                placed[i] = (left + k * MARK_SPACING, middle, span if k == 0 else 0.0)
     return placed
 
 
