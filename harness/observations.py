@@ -196,8 +196,9 @@ def read_observations(paths: Sequence[Path]) -> Reading:
             reading.skipped += len(bad)
             where = ", ".join(map(str, bad[:5])) + (" …" if len(bad) > 5 else "")
             reading.warnings.append(
-                f"{file}: skipped {len(bad)} line{'s' if len(bad) > 1 else ''} that are not "
-                f"observations (line {where})"
+                f"{file}: skipped {len(bad)} "
+                + ("lines that are not observations" if len(bad) > 1 else "line that is not one")
+                + f" (line {where})"
             )
     return reading
 

@@ -78,7 +78,8 @@ def _outcomes(row: Row) -> str:
 
 def _print_tables(rows: list[Row], files: int, runs: int) -> None:
     """One table per scenario and parameter: a row per device, iOS and value."""
-    console = Console(highlight=False)
+    # Piped (CI logs, `| less`), rich would wrap at 80 columns: give the rows room instead.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     console.print(
         f"{sum(r.n for r in rows)} observations from {runs} run{'s' * (runs != 1)} "
         f"in {files} file{'s' * (files != 1)}"
