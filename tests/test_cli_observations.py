@@ -30,7 +30,7 @@ def write(path: Path, rows: list[tuple]) -> Path:
                 "virtual",
                 measures,
                 run=run,
-            )  # fmt: skip
+            )
         )
     return path
 

@@ -132,7 +132,7 @@ def test_summary_rows_per_device_and_value_in_numeric_order_with_distributions()
         obs(25, "completed", run="r9"),
         obs(25, "expired", device="phone-b", ios="18.6"),
     ]
-    rows = summarise(found)
+    rows = summarise(observations)
     assert [(r.device, r.value) for r in rows] == [
         ("phone-a", 5),
         ("phone-a", 15),
