@@ -1,9 +1,10 @@
 """The observations table as a picture: SVG text, one panel per scenario and parameter.
 
 Pure: no I/O. For each value of the parameter (left to right) and each device and iOS beside
-it, a bar of the outcomes' shares (what the device did, how often), and below it, when the
-rows have a measure, its distribution: a whisker from min to max, the median as a wide tick, the
-90th percentile as a narrow one, on a scale of device seconds (or whatever the measure counts).
+it, a bar of the outcomes' shares (what the device did, how often), and below it, a strip per
+measure (or the one `measure` names) with its distribution: a whisker from min to max, the
+median as a wide tick, the 90th percentile as a narrow one, on a scale of device seconds (or
+whatever the measure counts).
 """
 
 from __future__ import annotations
@@ -18,16 +19,16 @@ SLOT_GAP = 6
 GROUP_GAP = 22  # between two values of the parameter
 LEFT = 70
 RIGHT = 24
-PANEL_TITLE_H = 28
-BARS_H = 90
-MEASURE_H = 120
+PANEL_TITLE_H = 50
+BARS_H = 80
+MEASURE_H = 80
 LABELS_H = 40
 LEGEND_H = 24
 MIN_WIDTH = 520
 
 _OUTCOME_COLOURS = {
     "completed": "#16a34a",
-    "launched": "#16a34a",
+    "launched": "#0d9488",
     "passed": "#16a34a",
     "expired": "#ea580c",
     "canceled": "#64748b",
@@ -49,7 +50,7 @@ def render(rows: list[Row], measure: str | None = None, title: str = "observatio
         y += height
         width = max(width, panel_w)
     drawn += _legend(colours, y)
-    height = y + LEGEND_H + 8
+    height = y + LEGEND_H + 24
     head = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height:.0f}" '
         f'viewBox="0 0 {width} {height:.0f}" font-family="Helvetica, Arial, sans-serif" '
@@ -72,25 +73,29 @@ def _panel(
     """One scenario and parameter: its SVG, its height and the width it needs."""
     values = sorted({_key(r.value): r.value for r in rows}.values(), key=value_order)
     series = list(dict.fromkeys(_series(r) for r in rows))
-    name = measure or next((m for r in rows for m in r.measures), None)
-    measured = [r for r in rows if name and name in r.measures]
+    names = [measure] if measure else list(dict.fromkeys(m for r in rows for m in r.measures))
+    names = [n for n in names if any(n in r.measures for r in rows)]
     group_w = len(series) * (SLOT_W + SLOT_GAP) - SLOT_GAP
     width = max(MIN_WIDTH, int(LEFT + len(values) * (group_w + GROUP_GAP) + RIGHT))
     bars_top = top + PANEL_TITLE_H
-    measure_top = bars_top + BARS_H + 14
-    labels_top = (measure_top + MEASURE_H) if measured else bars_top + BARS_H
+    strips = {name: bars_top + BARS_H + 30 + i * (MEASURE_H + 30) for i, name in enumerate(names)}
+    labels_top = bars_top + BARS_H + len(names) * (MEASURE_H + 30) + 6
     height = labels_top - top + LABELS_H
     first = rows[0]
     cells = {(_key(r.value), _series(r)): r for r in rows}
     head = first.scenario + (f" · {first.parameter}" if first.parameter else "")
+    numbered = "   ".join(f"{j + 1}: {w}" for j, w in enumerate(series))
+    width = max(width, int(16 + 7.5 * len(head)), int(16 + 6 * len(numbered)))
     out = [
-        f'<text x="8" y="{top + 18}" font-size="12" font-weight="bold">{escape(head)}</text>',
+        f'<text x="8" y="{top + 16}" font-size="12" font-weight="bold">{escape(head)}</text>',
+        f'<text x="8" y="{top + 31}" fill="#475569">'
+        f"{escape(series[0] if len(series) == 1 else numbered)}</text>",
         f'<text x="{LEFT - 8}" y="{bars_top + BARS_H / 2}" text-anchor="end" '
         'fill="#475569">outcomes</text>',
     ]
-    high = max((r.measures[name].max for r in measured), default=0.0) if name else 0.0
-    if measured and name:
-        out += _measure_axis(name, high, measure_top)
+    highs = {n: max(r.measures[n].max for r in rows if n in r.measures) for n in names}
+    for name, strip_top in strips.items():
+        out += _measure_axis(name, highs[name], strip_top)
     for i, value in enumerate(values):
         x0 = LEFT + i * (group_w + GROUP_GAP)
         out.append(
@@ -108,15 +113,9 @@ def _panel(
             if row is None:
                 continue
             out += _bar(row, x, bars_top, colours)
-            if measured and name and name in row.measures:
-                out += _whisker(row, name, x, measure_top, high)
-    key = (
-        series[0] if len(series) == 1 else "   ".join(f"{j + 1}: {w}" for j, w in enumerate(series))
-    )
-    out.append(
-        f'<text x="{width - RIGHT}" y="{top + 18}" text-anchor="end" fill="#475569">'
-        f"{escape(key)}</text>"
-    )
+            for name, strip_top in strips.items():
+                if name in row.measures:
+                    out += _whisker(row, name, x, strip_top, highs[name])
     return out, height, width
 
 
@@ -140,10 +139,9 @@ def _bar(row: Row, x: float, top: float, colours: dict[str, str]) -> list[str]:
 
 def _measure_axis(name: str, high: float, top: float) -> list[str]:
     out = [
+        f'<text x="{LEFT}" y="{top - 8}" fill="#334155" font-size="10">{escape(name)}</text>',
         f'<line x1="{LEFT - 4}" y1="{top}" x2="{LEFT - 4}" y2="{top + MEASURE_H}" '
         'stroke="#94a3b8"/>',
-        f'<text x="8" y="{top + MEASURE_H / 2}" fill="#475569" font-size="10">'
-        f"{escape(name)}</text>",
     ]
     for frac in (0.0, 0.5, 1.0):
         y = top + MEASURE_H * (1 - frac)
@@ -184,8 +182,8 @@ def _legend(colours: dict[str, str], y: float) -> list[str]:
         out.append(f'<text x="{x + 16:.1f}" y="{y + 14}">{escape(outcome)}</text>')
         x += 28 + 6.2 * len(outcome)
     out.append(
-        f'<text x="{x + 8:.1f}" y="{y + 14}" fill="#475569">measure: whisker min–max, '
-        "thick tick median, dashed tick p90</text>"
+        f'<text x="8" y="{y + 32}" fill="#475569">measures: whisker min–max, thick tick median, '
+        "dashed tick p90</text>"
     )
     return out
 
