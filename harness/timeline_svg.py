@@ -130,7 +130,7 @@ def render(
     edges = [t for _, a, b in shaded for t in (a, b)] + [
         t for m in misses for t in (max(m.start, start), m.end)
     ]
-    axis = _Axis.fit(start, end, [e.time for e in events] + edges)
+    axis = _Axis.fit(start, end, [*(e.time for e in events), *edges])
     plot_h = LANE_H * len(lanes)
     height = TOP + plot_h + AXIS_H + LEGEND_H
     out = [
