@@ -102,3 +102,26 @@ def test_an_experiment_that_records_nothing_is_an_error(project):
     result = project.runpytest("-m", "device", "--device", "phone-a")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*is an experiment but recorded no observation*"])
+
+
+def test_a_decided_expectation_fails_early_and_its_picture_draws_what_was_awaited(project):
+    project.makepyfile("""
+        import pytest
+
+        @pytest.mark.device
+        def test_wrong_expectation(app, bg):
+            task = app.task("continued", "export-1")
+            app.launch(plan={"register": [task],
+                             "submit": [{"type": "continued", "id": task, "title": "Export"}],
+                             "handler": {"work_s": 60, "progress_every_s": 5}})
+            bg.expect("task.expired", task=task, within=5400)
+    """)
+    result = project.runpytest("-m", "device", "--device", "phone-a")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*within 5400 s; decided: task * completed (success=True) at +60.000 and no request*"]
+    )
+    [svg] = (project.path / "reports" / "artifacts").glob("*/timeline.svg")
+    picture = svg.read_text()
+    assert '<g class="miss">' in picture and "✗ task.expired" in picture
+    assert "awaited task.expired task=dev.bgharness.probe.continued.export-1 from +0 s" in picture
