@@ -254,13 +254,14 @@ class Session:
     ) -> list[Event]:
         began = self.clock.now()
 
-        def next_missing() -> Expectation:
-            return expectations[len(self.timeline.find_sequence(expectations, since))]
+        def decided() -> Decision | None:
+            met = len(self.timeline.find_sequence(expectations, since))  # the pump may add more
+            return None if met >= len(expectations) else self.timeline.decided(expectations[met])
 
         done = self._wait(
             lambda: len(self.timeline.find_sequence(expectations, since)) == len(expectations),
             within,
-            lambda: self.timeline.decided(next_missing(), since.time),
+            decided,
         )
         found = self.timeline.find_sequence(expectations, since)
         if not done:
