@@ -39,7 +39,7 @@ from typing import Any
 import allure
 import pytest
 
-from harness import report, timeline_svg
+from harness import observations, report, timeline_svg
 from harness.appbundle import AppInfo, read_app
 from harness.device import Device, DeviceInfo
 from harness.errors import DeviceUnavailable, HarnessError, Unsupported, UsageError
@@ -62,6 +62,8 @@ MARKERS = (
     "e.g. requires(ios='>=17', tags=['wda'])",
     "app(name): the app of devices.yaml the `app` fixture installs (default: the device's first)",
     "soak: waits for the system's own scheduling: hours on an iPhone, seconds on the virtual one",
+    "experiment(fact): records what the device did (bg.observe) where the fact is [M]/[L], "
+    "and passes; it must record at least one observation",
 )
 
 # How long a run waits for a device another run holds, unless --device-wait says otherwise.
@@ -74,6 +76,7 @@ LEASE_TTL_ENV = "BGHARNESS_LEASE_TTL"
 
 _plugin_key = pytest.StashKey["DevicePlugin"]()
 _session_key = pytest.StashKey[Session]()
+_outcome_key = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -132,6 +135,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         f"(default: ${LEASE_TTL_ENV}, else {DEFAULT_TTL_S:g})",
     )
     group.addoption(
+        "--bg-observations",
+        metavar="PATH",
+        default=None,
+        help="where experiments append their observations (default: reports/observations.jsonl)",
+    )
+    group.addoption(
         "--bg-progress-after",
         metavar="SECONDS",
         type=float,
@@ -171,6 +180,9 @@ class DevicePlugin:
         root = Path(config.rootpath)
         self.state_dir = root / "reports" / ".state"
         self.artifacts = Path(config.getoption("bg_artifacts") or root / "reports" / "artifacts")
+        self.observations = observations.ObservationLog(
+            Path(config.getoption("bg_observations") or root / observations.DEFAULT_PATH)
+        )
         self.worker: str | None = _workerinput(config).get("workerid")
         self.run_id: str = _workerinput(config).get("bgharness_run") or uuid.uuid4().hex[:12]
         self.infos: dict[str, DeviceInfo] = {}
@@ -354,6 +366,8 @@ class DevicePlugin:
     ) -> Iterator[pytest.TestReport]:
         # trylast: inside allure's wrapper, so what is added here is in its result.
         report_ = yield
+        if call.when == "call":
+            item.stash[_outcome_key] = report_.outcome
         name = _device_param(item)
         if name is not None:
             report_.user_properties.append(("device", name))
@@ -462,12 +476,28 @@ def bg(request: pytest.FixtureRequest, device: Device) -> Iterator[Session]:
     record = plugin.lab.record(device.name)
     scale = record.time_scale if record.backend == "virtual" else 1.0
     steps = _Steps(device.name, scale, plugin.say, request.config.getoption("bg_progress_after"))
+    steps.log = plugin.observations
     session = Session(device, plugin.lab.journal, steps)
+    node = request.node
+    # An observation's scenario is the test function, so a sweep's points share it.
+    session.scenario, session.test = node.nodeid.split("[")[0], node.nodeid
+    session.run = plugin.run_id
     request.node.stash[_session_key] = session
+    experiment = node.get_closest_marker("experiment")
+    if experiment is not None:
+        allure.dynamic.tag("experiment")
+        for fact in [*experiment.args, *filter(None, [experiment.kwargs.get("fact")])]:
+            allure.dynamic.label("fact", str(fact))
     try:
         yield session
     finally:
         session.close()
+    passed = node.stash.get(_outcome_key, "") == "passed"
+    if experiment is not None and passed and not session.observations:
+        pytest.fail(
+            f"{node.nodeid} is an experiment but recorded no observation: call bg.observe(...)",
+            pytrace=False,
+        )
 
 
 @pytest.fixture
@@ -501,6 +531,17 @@ class _Steps:
 
     def __init__(self, device: str, scale: float, say: Callable[[str], None], after: float):
         self.device, self.scale, self.say, self.after = device, scale, say, after
+        self.log: observations.ObservationLog | None = None
+
+    def observed(self, observation: observations.Observation) -> None:
+        """An experiment's observation: appended to the run's file, attached to the result."""
+        if self.log is not None:
+            self.log.append(observation)
+        allure.attach(
+            json.dumps(observation.as_json(), indent=1),
+            f"observation: {observation.describe()}",
+            allure.attachment_type.JSON,
+        )
 
     @contextlib.contextmanager
     def step(self, title: str, waits: float = 0.0) -> Iterator[None]:
@@ -571,7 +612,12 @@ def _evidence(session: Session, test: str) -> list[_Evidence]:
         log = f"({dropped} earlier lines left out; the whole log is on the device)\n" + log
     info = session.device.info()
     svg = timeline_svg.render(
-        events, session.spans, start=start.time, end=now, title=f"{info.name} · {test}"
+        events,
+        session.spans,
+        start=start.time,
+        end=now,
+        title=f"{info.name} · {test}",
+        misses=session.misses,
     )
     about = {
         **asdict(info),

@@ -8,7 +8,14 @@ session's device. The `bg` and `app` fixtures and the CLI are thin shells over t
 Each action (launch, trigger, expire, offline, locked, expect, ...) runs inside
 `observer.step(title, waits)`, so the pytest plugin can make it an Allure step and say when a
 long wait starts, without this module knowing about Allure or a terminal. Each perturbation is
-also kept as a `Span` with its device times, for the timeline picture of a failing test.
+also kept as a `Span` with its device times, and each failed expectation as a `Miss`, for the
+timeline picture of a failing test. `observe` records what the device did in an experiment
+(harness.observations) and hands it to the observer's `observed`, which the plugin writes to
+reports/observations.jsonl and attaches to the Allure result.
+
+`expect` fails as soon as the outcome is decided (Timeline.decided: the awaited task's run is
+over and nothing is pending for it), not when `within` runs out: on a phone a wrong expectation
+must not cost 90 minutes.
 """
 
 from __future__ import annotations
@@ -18,23 +25,28 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import Any, NoReturn, Protocol
 
 from harness.appbundle import AppInfo
 from harness.debugger import check_task_id, simulate_expiration_command, simulate_launch_command
-from harness.device import Device
+from harness.device import Device, DeviceInfo
 from harness.errors import DebuggerError, HarnessError, UsageError
 from harness.events import Event
 from harness.journal import Journal, Perturbation
 from harness.logparse import parse_entry
+from harness.observations import Observation, Scalar, check_measure, check_value
 from harness.plan import PLAN_ENV, build_plan
-from harness.timeline import Expectation, ExpectationFailed, Mark, Timeline
+from harness.timeline import Decision, Expectation, ExpectationFailed, Mark, Miss, Timeline
 
 # How long `expect` waits when the test does not say (device seconds).
 DEFAULT_WITHIN_S = 30.0
 # How long the device may take to log that it received a simulate command (A2: an XPC
 # round-trip to dasd, milliseconds on a phone).
 SIMULATE_ANSWER_S = 10.0
+# How long `expect` still waits after the event that decided it (device seconds): the log
+# relay may deliver one process's line (the app's) a little after another's (dasd's).
+DECIDED_GRACE_S = 5.0
 
 # How a journalled perturbation is undone, by kind.
 UNDO: dict[str, Callable[[Device], None]] = {
@@ -56,7 +68,12 @@ class Span:
 
 
 class Observer(Protocol):
-    """Watches a session's actions. Called by `Session` and `App` around each action."""
+    """Watches a session's actions. Called by `Session` and `App` around each action.
+
+    An observer may also have `observed(observation)`: `Session.observe` calls it with each
+    observation, inside that observation's step (the plugin writes it to the run's
+    observations.jsonl and attaches it to the test's Allure result).
+    """
 
     def step(self, title: str, waits: float = 0.0) -> AbstractContextManager[object]:
         """A context around one action; `waits` is how many device seconds it may wait."""
@@ -78,6 +95,11 @@ class Session:
         self.app: App | None = None
         self.observer: Observer = observer or _Unobserved()
         self.spans: list[Span] = []
+        self.misses: list[Miss] = []  # failed expectations, for the timeline picture
+        self.observations: list[Observation] = []
+        # Who observes: the plugin names the scenario (the test function), the test and the run.
+        self.scenario, self.test, self.run = "", "", ""
+        self._info: DeviceInfo | None = None
         self._journal = journal
         self._woken = threading.Event()
         self._active: list[Perturbation] = []
@@ -114,17 +136,104 @@ class Session:
             return self._expect(expectation, within, since or self._mark)
 
     def _expect(self, expectation: Expectation, within: float, since: Mark) -> Event:
-        found = self._wait(lambda: self.timeline.find(expectation, since), within)
+        began = self.clock.now()
+        found = self._wait(
+            lambda: self.timeline.find(expectation, since),
+            within,
+            lambda: self.timeline.decided(expectation, since.time),
+        )
         if found is None:
-            raise ExpectationFailed(
-                self.timeline.describe_miss(
-                    f"expected {expectation} within {within:g} s; not seen",
-                    expectation,
-                    since,
-                    self.clock.now(),
-                )
-            )
+            self._fail(expectation, began, within, since)
         return found
+
+    def _fail(
+        self, awaited: Expectation, began: float, within: float, since: Mark, lead: str = ""
+    ) -> NoReturn:
+        """Fail an expectation: at once when it was decided, else because `within` ran out.
+        `lead` opens the message (a sequence says how far it got)."""
+        now = self.clock.now()
+        lead = lead or f"expected {awaited} within {within:g} s"
+        decision = self.timeline.decided(awaited, since.time)
+        if decision is not None and now < began + within:
+            why = (
+                f"{decision.reason} and no request for it is pending, so {awaited.kind} can no "
+                f"longer come; failed at +{now - since.time:.3f} without waiting out the "
+                f"{within:g} s"
+            )
+            headline = f"{lead}; decided: {why}"
+        else:
+            why = f"not seen within {within:g} s"
+            headline = f"{lead}; not seen"
+        self.misses.append(Miss(str(awaited), awaited.task, since.time, now, why))
+        raise ExpectationFailed(self.timeline.describe_miss(headline, awaited, since, now))
+
+    def first_of(
+        self,
+        kinds: Sequence[str],
+        task: str | None = None,
+        *,
+        within: float = DEFAULT_WITHIN_S,
+        since: Mark | None = None,
+    ) -> Event | None:
+        """The first event of any of `kinds` (for `task`) since the mark, waiting up to `within`
+        device seconds; None if none came. For experiments: record which one the device did."""
+        expectations = [Expectation.of(kind, task) for kind in kinds]
+        mark = since or self._mark
+        title = f"first of {', '.join(kinds)}" + (f" task={task}" if task else "")
+
+        def first() -> Event | None:
+            return next(
+                (e for e in self.timeline.events(mark) if any(x.matches(e) for x in expectations)),
+                None,
+            )
+
+        with self.observer.step(f"{title} within {within:g} s", within):
+            return self._wait(first, within)
+
+    def observe(
+        self,
+        parameter: str | None = None,
+        value: Scalar = None,
+        *,
+        outcome: str,
+        **measures: float,
+    ) -> Observation:
+        """Record what the device did in an experiment: the knob turned (`parameter`=`value`),
+        the `outcome` in a word, and measures (numbers: device seconds, counts). It passes; the
+        table across devices and runs is `bgharness observations`."""
+        check_value(value)
+        for name, number in measures.items():
+            check_measure(name, number)
+        if not outcome:
+            raise UsageError("bg.observe: say the outcome in a word, e.g. outcome='expired'")
+        info = self._device_info()
+        observation = Observation(
+            scenario=self.scenario or "session",
+            parameter=parameter,
+            value=value,
+            outcome=outcome,
+            device=self.device.name,
+            model=info.model if info else "",
+            ios=info.ios_version if info else "",
+            backend=info.backend if info else "",
+            measures=dict(measures),
+            test=self.test,
+            run=self.run,
+            time=datetime.now(UTC).isoformat(timespec="seconds"),
+            device_time=self.clock.now(),
+        )
+        with self.observer.step(f"observe {observation.describe()}"):
+            observed = getattr(self.observer, "observed", None)
+            if observed is not None:
+                observed(observation)
+        self.observations.append(observation)
+        return observation
+
+    def _device_info(self) -> DeviceInfo | None:
+        if self._info is None:
+            with contextlib.suppress(HarnessError):
+                self._info = self.device.info()
+        return self._info
 
     def expect_sequence(
         self,
@@ -143,22 +252,28 @@ class Session:
     def _expect_sequence(
         self, expectations: list[Expectation], within: float, since: Mark
     ) -> list[Event]:
+        began = self.clock.now()
+
+        def decided() -> Decision | None:
+            met = len(self.timeline.find_sequence(expectations, since))  # the pump may add more
+            return None if met >= len(expectations) else self.timeline.decided(expectations[met])
+
         done = self._wait(
             lambda: len(self.timeline.find_sequence(expectations, since)) == len(expectations),
             within,
+            decided,
         )
         found = self.timeline.find_sequence(expectations, since)
         if not done:
             missing = expectations[len(found)]
             seen = ", ".join(str(e) for e in expectations[: len(found)]) or "none"
-            raise ExpectationFailed(
-                self.timeline.describe_miss(
-                    f"expected the sequence {[str(e) for e in expectations]} within {within:g} s; "
-                    f"seen in order: {seen}; missing from: {missing}",
-                    missing,
-                    since,
-                    self.clock.now(),
-                )
+            self._fail(
+                missing,
+                began,
+                within,
+                since,
+                f"expected the sequence {[str(e) for e in expectations]} within {within:g} s; "
+                f"seen in order: {seen}; missing from: {missing}",
             )
         return found
 
@@ -179,6 +294,9 @@ class Session:
     def _expect_none(self, expectation: Expectation, during: float, since: Mark) -> None:
         found = self._wait(lambda: self.timeline.find(expectation, since), during)
         if found is not None:
+            self.misses.append(
+                Miss(f"no {expectation}", expectation.task, since.time, self.clock.now(), "seen")
+            )
             raise ExpectationFailed(
                 self.timeline.describe_miss(
                     f"expected no {expectation} during {during:g} s; it happened at "
@@ -289,8 +407,14 @@ class Session:
 
     # -- Waiting ------------------------------------------------------------------------------
 
-    def _wait(self, found: Callable[[], Any], within: float) -> Any:
-        """Poll `found` as device time passes; its result, or None once `within` has passed."""
+    def _wait(
+        self,
+        found: Callable[[], Any],
+        within: float,
+        decided: Callable[[], Decision | None] | None = None,
+    ) -> Any:
+        """Poll `found` as device time passes; its result, or None once `within` has passed,
+        or once `decided` has said for DECIDED_GRACE_S that it can no longer come."""
         deadline = self.clock.now() + within
         # A wait that ends now returns at once; on a virtual iPhone it also lets the log reader
         # catch up with what the last action logged, so a device running in real time
@@ -300,9 +424,16 @@ class Session:
             if self._pump_error is not None:
                 raise HarnessError(f"reading the device log failed: {self._pump_error!r}")
             result = found()
-            if result or self.clock.now() >= deadline:
+            now = self.clock.now()
+            if result or now >= deadline:
                 return result
-            self.clock.wait(deadline, self._woken)
+            until = deadline
+            decision = decided() if decided is not None else None
+            if decision is not None:
+                if now >= decision.time + DECIDED_GRACE_S:
+                    return result
+                until = min(deadline, decision.time + DECIDED_GRACE_S)
+            self.clock.wait(until, self._woken)
 
     def _run_pump(self) -> None:
         for entry in self._stream:

@@ -16,6 +16,9 @@ from harness.events import KINDS, Event, LogEntry
 
 # How many events a failure message lists at most.
 SHOWN_EVENTS = 40
+# Kinds only a run of the task logs; once that run is over and no request for the task is
+# pending, none of them can come (see `Timeline.decided`).
+RUN_KINDS = frozenset({"task.launched", "task.progress", "task.expired", "task.completed"})
 
 
 class ExpectationFailed(AssertionError):
@@ -53,6 +56,27 @@ class Expectation:
     def __str__(self) -> str:
         parts = [self.kind] + ([f"task={self.task}"] if self.task else [])
         return " ".join(parts + [f"{k}={v!r}" for k, v in self.attrs])
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Why an awaited event can no longer come: the event that ended the task's run."""
+
+    time: float  # device time of `event`
+    event: Event
+    reason: str  # "task X completed (success=True) at +61.000 and no request for it is pending"
+
+
+@dataclass(frozen=True)
+class Miss:
+    """A failed expectation, for the timeline picture: what was awaited, from when, until when
+    (device seconds since the epoch), and why it failed."""
+
+    awaited: str
+    task: str | None
+    start: float
+    end: float
+    why: str = "not seen"
 
 
 class Timeline:
@@ -93,6 +117,41 @@ class Timeline:
                 found.append(event)
         return found
 
+    def decided(self, expectation: Expectation, origin: float = 0.0) -> Decision | None:
+        """Whether the expected event can no longer come, and why; None while it still can.
+
+        Decided only for the kinds a run logs (RUN_KINDS), for a named task, when this timeline
+        saw the task's last launch, then the end of that run (`task.completed`; for the other
+        kinds also dasd's `task.no_longer_running` or the end of the process it ran in), and no
+        `task.submitted` for it since that launch (a resubmit is pending: a new run may log it).
+        A task launched before the session began, or one whose run has not ended, is never
+        decided. Times in the reason are relative to `origin`.
+        """
+        task = expectation.task
+        if task is None or expectation.kind not in RUN_KINDS:
+            return None
+        ends = {"task.completed"} | (
+            set() if expectation.kind == "task.completed" else {"task.no_longer_running"}
+        )
+        launch: Event | None = None
+        end: Event | None = None
+        pending = False
+        for event in self.events():
+            if event.task == task and event.kind == "task.launched":
+                if end is not None or launch is None:  # a new run (one run logs several)
+                    launch, end, pending = event, None, False
+            elif launch is None:
+                continue
+            elif event.task == task and event.kind == "task.submitted":
+                pending = True
+            elif end is None and (
+                (event.task == task and event.kind in ends) or _ends_process(event, launch)
+            ):
+                end = event
+        if launch is None or end is None or pending or end.time is None:
+            return None
+        return Decision(end.time, end, f"{_ended(end, task)} at +{end.time - origin:.3f}")
+
     def describe_miss(
         self, headline: str, expectation: Expectation | None, since: Mark, now: float
     ) -> str:
@@ -112,6 +171,27 @@ class Timeline:
                 lines.append(f"near misses ({expectation.kind}, other task or attrs):")
                 lines += ["    " + _event_line(e, since.time) for e in near[-5:]]
         return "\n".join(lines)
+
+
+def _ends_process(event: Event, launch: Event) -> bool:
+    """`event` says the process the run was launched in is gone."""
+    return (
+        event.kind == "app.terminated"
+        and launch.pid is not None
+        and event.attrs.get("pid", event.pid if event.source == "app" else None) == launch.pid
+    )
+
+
+def _ended(end: Event, task: str) -> str:
+    if end.kind == "task.completed":
+        success = end.attrs.get("success")
+        return f"task {task} completed" + ("" if success is None else f" (success={success})")
+    if end.kind == "task.no_longer_running":
+        return f"task {task}'s run ended (dasd: NO LONGER RUNNING)"
+    reason = end.attrs.get("reason")
+    return f"task {task}'s app (pid {end.attrs.get('pid', end.pid)}) was terminated" + (
+        f" ({reason})" if reason else ""
+    )
 
 
 def _event_line(event: Event, origin: float) -> str:

@@ -4,6 +4,10 @@ Pure: no I/O, no device, no pytest. A failing test attaches it to its Allure res
 at a glance what the device did and when: one lane per task (and one for the app itself, for
 events without a task), each event a mark whose shape and colour say its kind (hover for the
 details), the time a task ran as a bar, and offline and locked periods shaded across every lane.
+Marks at the same instant are spread apart and bracketed, so none hides another; the probe's
+housekeeping (`cancelAllTaskRequests` at launch) and dasd's cancellations are grey, not errors.
+A failed expectation is drawn as a dashed red box in its task's lane: what was awaited, from the
+mark it looked from until the moment it failed.
 
 Time runs left to right in device seconds from the start of the test. A gap of `BREAK_S` or more
 with nothing in it (a soak test waiting hours for dasd) is cut to a fixed width and labelled
@@ -46,6 +50,8 @@ _STYLE: dict[str, tuple[str, str, str]] = {
     "task.completed.failed": ("circle", "#dc2626", "completed (failure)"),
     "task.expired": ("diamond", "#ea580c", "expired"),
     "task.no_longer_running": ("dot", "#94a3b8", "dasd done"),
+    "task.canceled": ("slash", "#64748b", "canceled"),
+    "housekeeping": ("dot", "#94a3b8", "housekeeping (cancel all)"),
     "problem": ("cross", "#dc2626", "rejected / error"),
     "app": ("square", "#0f766e", "app lifecycle"),
     "other": ("dot", "#475569", "other"),
@@ -64,11 +70,13 @@ _PROBLEMS = frozenset(
         "keychain.locked",
         "gpu.denied",
         "debugger.error",
-        "task.canceled",
     }
 )
 _SPAN_FILL = {"offline": "#fde68a", "locked": "#c7d2fe"}
 _RUN_ENDS = frozenset({"task.completed", "task.expired", "task.no_longer_running"})
+# Marks closer than this (px) in one lane are spread this far apart.
+MARK_SPACING = 10.0
+MISS_COLOUR = "#dc2626"
 
 
 class Shaded(Protocol):
@@ -84,6 +92,25 @@ class Shaded(Protocol):
     def end(self) -> float | None: ...
 
 
+class Missed(Protocol):
+    """A failed expectation: what `Session.misses` holds (harness.timeline.Miss)."""
+
+    @property
+    def awaited(self) -> str: ...
+
+    @property
+    def task(self) -> str | None: ...
+
+    @property
+    def start(self) -> float: ...
+
+    @property
+    def end(self) -> float: ...
+
+    @property
+    def why(self) -> str: ...
+
+
 def render(
     events: Sequence[Event],
     spans: Iterable[Shaded] = (),
@@ -91,15 +118,19 @@ def render(
     start: float,
     end: float,
     title: str = "",
+    misses: Sequence[Missed] = (),
 ) -> str:
-    """The picture as SVG text: events between `start` and `end` (device time), spans shaded."""
-    end = max(end, start, *(e.time for e in events if e.time is not None))
+    """The picture as SVG text: events between `start` and `end` (device time), spans shaded,
+    failed expectations boxed."""
+    end = max(end, start, *(e.time for e in events if e.time is not None), *(m.end for m in misses))
     shaded = [
         (s.kind, max(s.start, start), end if s.end is None else min(s.end, end)) for s in spans
     ]
-    lanes = _lanes(events)
-    edges = [t for _, a, b in shaded for t in (a, b)]
-    axis = _Axis.fit(start, end, [e.time for e in events] + edges)
+    lanes = _lanes(events, misses)
+    edges = [t for _, a, b in shaded for t in (a, b)] + [
+        t for m in misses for t in (max(m.start, start), m.end)
+    ]
+    axis = _Axis.fit(start, end, [*(e.time for e in events), *edges])
     plot_h = LANE_H * len(lanes)
     height = TOP + plot_h + AXIS_H + LEGEND_H
     out = [
@@ -114,9 +145,10 @@ def render(
     out += _spans(shaded, axis, plot_h)
     out += _breaks(axis, plot_h)
     out += _run_bars(events, lanes, axis)
+    out += _misses(misses, lanes, axis, start)
     out += _marks(events, lanes, axis, start)
     out += _axis(axis, plot_h, start)
-    out += _legend(events, shaded, TOP + plot_h + AXIS_H)
+    out += _legend(events, shaded, TOP + plot_h + AXIS_H, bool(misses))
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
@@ -124,10 +156,11 @@ def render(
 # -- Lanes ------------------------------------------------------------------------------------
 
 
-def _lanes(events: Sequence[Event]) -> list[str]:
-    """The app lane, then one lane per task in the order the tasks first appear."""
-    tasks = list(dict.fromkeys(e.task for e in events if e.task))
-    return [APP_LANE, *tasks]
+def _lanes(events: Sequence[Event], misses: Sequence[Missed] = ()) -> list[str]:
+    """The app lane, then one lane per task in the order the tasks first appear (a task only
+    awaited, never seen, gets a lane too)."""
+    tasks = list(dict.fromkeys([*(e.task for e in events if e.task), *(m.task for m in misses)]))
+    return [APP_LANE, *(t for t in tasks if t)]
 
 
 def _lane_y(lanes: list[str], lane: str) -> float:
@@ -322,6 +355,8 @@ def _bar(lanes: list[str], axis: _Axis, task: str, a: float, b: float) -> str:
 def _style(event: Event) -> tuple[str, str, str]:
     if event.kind == "task.completed" and event.attrs.get("success") is False:
         return _STYLE["task.completed.failed"]
+    if event.kind == "task.canceled" and event.attrs.get("all"):
+        return _STYLE["housekeeping"]  # the probe clears its requests at every launch
     if event.kind in _STYLE:
         return _STYLE[event.kind]
     if event.kind in _PROBLEMS:
@@ -333,17 +368,73 @@ def _style(event: Event) -> tuple[str, str, str]:
 
 def _marks(events: Sequence[Event], lanes: list[str], axis: _Axis, origin: float) -> list[str]:
     out = []
-    for event in events:
-        if event.time is None:
-            continue
+    timed = [e for e in events if e.time is not None]
+    placed = _spread([(axis.x(e.time or 0.0), e.task or APP_LANE) for e in timed])
+    for event, (x, x_true, first_of) in zip(timed, placed, strict=True):
         shape, colour, _ = _style(event)
-        x, y = axis.x(event.time), _lane_y(lanes, event.task or APP_LANE)
+        y = _lane_y(lanes, event.task or APP_LANE)
+        if first_of:  # a bracket under marks spread from one instant, ticked at that instant
+            out.append(
+                f'<path d="M{x:.1f},{y + 9} L{x + first_of:.1f},{y + 9} M{x_true:.1f},{y + 9} '
+                f'L{x_true:.1f},{y + 12}" stroke="#94a3b8" fill="none" class="together"/>'
+            )
         attrs = " ".join(f"{k}={v!r}" for k, v in sorted(event.attrs.items()))
-        tip = f"{_offset(event.time - origin)}  {event.kind}  {event.task or ''}  {attrs}  "
-        tip += f"({event.source})"
+        tip = f"{_offset((event.time or 0.0) - origin)}  {event.kind}  {event.task or ''}  "
+        tip += f"{attrs}  ({event.source})"
         out.append(
             f'<g class="event" data-kind={quoteattr(event.kind)}>{_shape(shape, x, y, colour)}'
             f"<title>{escape(' '.join(tip.split()))}</title></g>"
+        )
+    return out
+
+
+def _spread(marks: list[tuple[float, str]]) -> list[tuple[float, float, float]]:
+    """Where each mark (x, lane) is drawn: marks of one lane closer than MARK_SPACING to the
+    first of their group are spread MARK_SPACING apart around the group's middle (kept off the
+    lane labels). Each gets
+    (drawn x, true x, width of its group's bracket if it is the group's first, else 0)."""
+    placed = [(x, x, 0.0) for x, _ in marks]
+    by_lane: dict[str, list[int]] = {}
+    for i, (_, lane) in enumerate(marks):
+        by_lane.setdefault(lane, []).append(i)
+    for indexes in by_lane.values():
+        indexes.sort(key=lambda i: marks[i][0])
+        groups: list[list[int]] = []
+        for i in indexes:
+            if groups and marks[i][0] - marks[groups[-1][0]][0] < MARK_SPACING:
+                groups[-1].append(i)
+            else:
+                groups.append([i])
+        for group in (g for g in groups if len(g) > 1):
+            middle = sum(marks[i][0] for i in group) / len(group)
+            span = MARK_SPACING * (len(group) - 1)
+            left = min(max(middle - span / 2, LABEL_W + 6), WIDTH - RIGHT_PAD / 2 - span)
+            for k, i in enumerate(group):
+                placed[i] = (left + k * MARK_SPACING, middle, span if k == 0 else 0.0)
+    return placed
+
+
+def _misses(misses: Sequence[Missed], lanes: list[str], axis: _Axis, origin: float) -> list[str]:
+    """Each failed expectation: a dashed red box over the time it was awaited, labelled."""
+    out = []
+    for miss in misses:
+        y = _lane_y(lanes, miss.task or APP_LANE)
+        x0, x1 = axis.x(max(miss.start, axis.segments[0].t0)), axis.x(miss.end)
+        tip = (
+            f"awaited {miss.awaited} from {_offset(miss.start - origin)} until "
+            f"{_offset(miss.end - origin)}: {miss.why}"
+        )
+        label = f"✗ {miss.awaited.split(' task=')[0]}"
+        anchor, lx = ("end", x1 - 4) if x1 - x0 > 6.5 * len(label) + 8 else ("start", x1 + 4)
+        out.append(
+            f'<g class="miss"><title>{escape(tip)}</title>'
+            f'<rect x="{x0:.1f}" y="{y - 12}" width="{max(x1 - x0, 2):.1f}" height="24" '
+            f'fill="{MISS_COLOUR}" fill-opacity="0.06" stroke="{MISS_COLOUR}" '
+            'stroke-dasharray="5,3"/>'
+            f'<line x1="{x1:.1f}" y1="{y - 14}" x2="{x1:.1f}" y2="{y + 14}" '
+            f'stroke="{MISS_COLOUR}" stroke-width="2"/>'
+            f'<text x="{lx:.1f}" y="{y - 3}" text-anchor="{anchor}" font-size="10" '
+            f'fill="{MISS_COLOUR}">{escape(label)}</text></g>'
         )
     return out
 
@@ -370,6 +461,11 @@ def _shape(shape: str, x: float, y: float, colour: str) -> str:
             f'<path d="M{x - 5:.1f},{y - 5} L{x + 5:.1f},{y + 5} M{x - 5:.1f},{y + 5} '
             f'L{x + 5:.1f},{y - 5}" stroke="{colour}" stroke-width="2.5"/>'
         )
+    if shape == "slash":
+        return (
+            f'<path d="M{x - 4:.1f},{y + 6} L{x + 4:.1f},{y - 6}" stroke="{colour}" '
+            'stroke-width="2"/>'
+        )
     if shape == "tick":
         return f'<path d="M{x:.1f},{y - 9} L{x:.1f},{y + 9}" stroke="{colour}" stroke-width="2.5"/>'
     if shape == "square":
@@ -377,7 +473,9 @@ def _shape(shape: str, x: float, y: float, colour: str) -> str:
     return f'<circle cx="{x:.1f}" cy="{y}" r="3" fill="{colour}"/>'
 
 
-def _legend(events: Sequence[Event], spans: list[tuple[str, float, float]], y: float) -> list[str]:
+def _legend(
+    events: Sequence[Event], spans: list[tuple[str, float, float]], y: float, missed: bool = False
+) -> list[str]:
     """Only what this picture shows, in a fixed order."""
     shown = {_style(e) for e in events if e.time is not None}
     out, x = [], 8.0
@@ -393,6 +491,12 @@ def _legend(events: Sequence[Event], spans: list[tuple[str, float, float]], y: f
         out.append(f'<rect x="{x:.1f}" y="{y + 5}" width="14" height="14" fill="{fill}"/>')
         out.append(f'<text x="{x + 18:.1f}" y="{y + 16}">{escape(kind)}</text>')
         x += 30 + 6.5 * len(kind)
+    if missed:
+        out.append(
+            f'<rect x="{x:.1f}" y="{y + 5}" width="14" height="14" fill="none" '
+            f'stroke="{MISS_COLOUR}" stroke-dasharray="3,2"/>'
+        )
+        out.append(f'<text x="{x + 18:.1f}" y="{y + 16}">awaited, failed</text>')
     return out
 
 

@@ -65,3 +65,59 @@ def test_a_miss_with_no_events_says_what_to_check():
     tl = Timeline()
     text = tl.describe_miss("expected x", None, tl.mark(now=0.0), now=1.0)
     assert "(none: is the app running" in text
+
+
+# -- When an expectation is decided ---------------------------------------------------------------
+
+
+def decided(*events: Event, kind: str = "task.expired", task: str | None = T, **attrs):
+    timeline = Timeline()
+    feed(timeline, *events)
+    return timeline.decided(Expectation.of(kind, task, **attrs), origin=100.0)
+
+
+def test_a_completed_run_decides_what_it_could_have_logged():
+    run = [
+        ev("task.submitted", 100),
+        ev("task.launched", 101),
+        ev("task.completed", 130, success=True),
+    ]
+    for kind in ("task.expired", "task.progress", "task.launched"):
+        decision = decided(*run, kind=kind)
+        assert decision is not None and decision.time == 130.0, kind
+    assert decided(*run).reason == f"task {T} completed (success=True) at +30.000"
+    # The run completed with another outcome: the awaited one cannot come either.
+    assert decided(*run, kind="task.completed", success=False) is not None
+
+
+def test_a_resubmit_pending_keeps_it_open_until_that_run_ends_too():
+    run = [ev("task.launched", 101), ev("task.submitted", 102), ev("task.completed", 130)]
+    assert decided(*run) is None
+    again = [ev("task.launched", 900), ev("task.completed", 930)]
+    assert decided(*run, *again).time == 930.0
+
+
+def test_unknown_or_unfinished_runs_are_never_decided():
+    assert decided(ev("task.completed", 130)) is None, "launched before the session began"
+    assert decided(ev("task.launched", 101), ev("task.progress", 110)) is None, "still running"
+    assert decided(ev("task.launched", 101), ev("task.completed", 130), task=None) is None
+    other = "dev.bgharness.probe.processing"
+    assert decided(ev("task.launched", 101), ev("task.completed", 130, task=other)) is None
+    # Kinds a run does not log (submissions, dasd's own bookkeeping) are never decided.
+    run = [ev("task.launched", 101), ev("task.completed", 130)]
+    assert decided(*run, kind="task.submitted") is None
+    assert decided(*run, kind="task.no_longer_running") is None
+
+
+def test_dasd_ending_the_run_decides_expired_but_not_completed():
+    run = [ev("task.launched", 101), Event("task.no_longer_running", T, 131, "dasd", "dasd", 97)]
+    assert decided(*run).reason == f"task {T}'s run ended (dasd: NO LONGER RUNNING) at +31.000"
+    assert decided(*run, kind="task.completed") is None, "the app may still say it completed"
+
+
+def test_the_end_of_the_process_the_task_ran_in_decides_it():
+    gone = Event("app.terminated", None, 140, "runningboard", "runningboardd", 31, {"pid": 412})
+    elsewhere = Event("app.terminated", None, 135, "runningboard", "runningboardd", 31, {"pid": 9})
+    decision = decided(ev("task.launched", 101), elsewhere, gone, kind="task.completed")
+    assert decision.time == 140.0
+    assert decision.reason == f"task {T}'s app (pid 412) was terminated at +40.000"

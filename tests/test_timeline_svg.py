@@ -1,5 +1,6 @@
 """The timeline picture: valid SVG, one lane per task, marks, shaded spans, long gaps cut."""
 
+import dataclasses
 import re
 import xml.etree.ElementTree as ET
 
@@ -103,3 +104,55 @@ def test_degenerate_timelines_still_draw(end):
 def test_events_without_a_time_are_left_out_of_the_marks():
     root = parse(render([Event("task.registered", R, None, "probe")], start=T0, end=T0 + 1))
     assert marks(root) == []
+
+
+# -- Housekeeping, marks at one instant, the failed expectation ----------------------------------
+
+
+def shapes(root: ET.Element, kind: str) -> list[ET.Element]:
+    return [
+        g[0]
+        for g in root.iter(SVG + "g")
+        if g.get("class") == "event" and g.get("data-kind") == kind
+    ]
+
+
+def test_the_probes_cancel_all_at_launch_is_grey_housekeeping_not_an_error():
+    cancel_all = Event("task.canceled", None, T0, "framework", attrs={"all": True})
+    failed = ev("task.submit_failed", R, 1, code=3)
+    root = parse(render([cancel_all, failed], start=T0, end=T0 + 10))
+    [housekeeping] = shapes(root, "task.canceled")
+    [problem] = shapes(root, "task.submit_failed")
+    assert problem.get("stroke") == "#dc2626"
+    assert "#dc2626" not in ET.tostring(housekeeping, encoding="unicode")
+    legend = "".join(root.itertext())
+    assert "housekeeping (cancel all)" in legend and "rejected / error" in legend
+
+
+def test_marks_at_the_same_instant_are_spread_apart_and_bracketed():
+    together = [ev("task.submitted", R, 1), ev("task.launched", R, 1), ev("task.completed", R, 1)]
+    root = parse(render([ev("task.registered", R, 0), *together], start=T0, end=T0 + 100))
+    drawn = [ET.tostring(s, encoding="unicode") for k in ("submitted", "launched", "completed")
+             for s in shapes(root, f"task.{k}")]  # fmt: skip
+    xs = [float(re.search(r'(?:cx="|d="M)([\d.]+)', d).group(1)) for d in drawn]
+    assert len(set(xs)) == 3, "three marks, three places"
+    assert [p for p in root.iter(SVG + "path") if p.get("class") == "together"]
+
+
+def test_a_failed_expectation_is_drawn_from_its_mark_to_its_failure():
+    @dataclasses.dataclass
+    class Miss:
+        awaited: str
+        task: str | None
+        start: float
+        end: float
+        why: str
+
+    miss = Miss(f"task.expired task={P}", P, T0 + 2, T0 + 65, "decided: completed")
+    root = parse(render([ev("task.launched", R, 1)], start=T0, end=T0 + 10, misses=[miss]))
+    assert lane_labels(root) == ["app", R, P], "a task only awaited gets its lane"
+    [box] = [g for g in root.iter(SVG + "g") if g.get("class") == "miss"]
+    tip = box.find("svg:title", NS).text
+    assert tip == f"awaited task.expired task={P} from +2 s until +1:05: decided: completed"
+    assert "✗ task.expired" in "".join(box.itertext())
+    assert "awaited, failed" in "".join(root.itertext())

@@ -12,10 +12,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from harness.cli import debug, devices, lab, parse
+from harness.cli import debug, devices, lab, observations, parse
 from harness.errors import HarnessError
 
-VERB_MODULES = (parse, lab, devices, debug)
+VERB_MODULES = (parse, lab, devices, debug, observations)
 
 
 def _parser() -> argparse.ArgumentParser:
