@@ -50,4 +50,4 @@ lint: install
 	$(BIN)/ruff format --check harness tests suites
 
 clean:
-	rm -rf $(VENV) .allure reports/allure-results reports/artifacts reports/html reports/.state
+	rm -rf $(VENV) .allure reports/allure-results reports/artifacts reports/html reports/.state reports/observations.jsonl
