@@ -136,8 +136,8 @@ def count(path: Path) -> int:
 
     Each run starts as a fresh process would, remembering nothing from the run before.
     """
-    logparse._COUNTED.clear()
-    logparse._SECONDS.clear()
+    logparse.recognise._COUNTED.clear()
+    logparse.containers._SECONDS.clear()
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert main(["parse", str(path), "--count"]) == 0
