@@ -340,7 +340,11 @@ _CRASH_FIELD = re.compile(
     r"Exception Subtype|Exception Message|Exception Note|Exception Reason|Termination Reason|"
     r"Termination Description|Termination Signal|Kernel Triage|Triggered by Thread|"
     r"Crashed Thread|Application Specific Information|Beta Identifier|Sleep/Wake UUID|"
-    r"Time Awake Since Boot|Time Since Boot):"
+    r"Time Awake Since Boot|Time Since Boot|"
+    # a resource report's (microstackshots: `Event: cpu usage`, `Action taken: Process killed`)
+    r"Event|Action taken|CPU|CPU limit|Limit duration|CPU used|CPU duration|Duration|"
+    r"Duration Sampled|Steps|Data Source|Command|PID|End time|Architecture|Shared Cache|"
+    r"Hardware model|Active cpus|Share With Devs|Parent|Wakeups|Wakeups limit):"
 )
 
 

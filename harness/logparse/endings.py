@@ -11,24 +11,78 @@ from typing import Any
 
 # -- How processes end ----------------------------------------------------------------------
 
-# `app.terminated` reasons, from the words a crash report, an exit status or the kernel uses.
-# The first that matches wins: a watchdog kill is also an EXC_CRASH (SIGKILL).
+# `app.terminated` reasons, from the words a crash report, an exit status, the kernel, a
+# daemon or Xcode uses: one reason per cause, whichever iOS version wrote it. The first that
+# matches wins: a watchdog kill is also an EXC_CRASH (SIGKILL), a codesigning kill a SIGKILL.
 _REASONS = (
-    ("watchdog", re.compile(r"0x8badf00d|\b2343432205\b", re.IGNORECASE)),
-    ("file_lock", re.compile(r"0xdead10cc|\b3735883980\b", re.IGNORECASE)),
+    ("watchdog", re.compile(r"0x8badf00d|\b2343432205\b|watchdog transgression|"
+                            r"has active assertions beyond permitted time", re.IGNORECASE)),
+    ("file_lock", re.compile(r"0xdead10cc|\b3735883980\b|suspended with locked system files",
+                             re.IGNORECASE)),
     ("memory", re.compile(r"\bjetsam|JETSAM|per-process-limit|RESOURCE_TYPE_MEMORY|"
-                          r"EXC_RESOURCE[^\n]*\n?[^\n]*MEMORY")),
-    ("cpu", re.compile(r"CPU_FATAL|RESOURCE_TYPE_CPU[^\n]*FATAL")),
-    ("signal", re.compile(r"SIGKILL|SIGTERM|SIGQUIT|Killed: 9|\bSIGNAL,? (?:Code )?(?:9|15)\b")),
+                          r"EXC_RESOURCE[^\n]*\n?[^\n]*MEMORY|exceeded mem limit|"
+                          r"Terminated due to memory issue|\bmemorystatus: kill")),
+    ("cpu", re.compile(r"CPU_FATAL|RESOURCE_TYPE_CPU[^\n]*FATAL|\(FATAL\) CPU usage trigger|"
+                       r"Event:\s+cpu usage|cpu time over|exceeded \d+ wakes in \d+ sec")),
+    ("codesigning", re.compile(r"CODESIGNING")),
+    ("signal", re.compile(r"SIGKILL|SIGTERM|SIGQUIT|Killed: 9|\bSIGNAL,? (?:Code )?(?:9|15)\b|"
+                          r"Terminated due to signal (?:9|15|3)\b")),
     ("crash", re.compile(r"EXC_BAD_ACCESS|EXC_BREAKPOINT|EXC_BAD_INSTRUCTION|EXC_ARITHMETIC|"
                          r"EXC_GUARD|EXC_CRASH|SIG(?:SEGV|ABRT|BUS|ILL|TRAP|FPE|SYS|PIPE)|"
-                         r"Abort trap|Segmentation fault|Bus error|Illegal instruction")),
+                         r"Abort trap|Segmentation fault|Bus error|Illegal instruction|"
+                         r"Terminated due to signal \d+")),
 )  # fmt: skip
 _NOT_FATAL = re.compile(r"EXC_RESOURCE")  # a resource report that names no kill: app lives on
 
 
 def _termination_reason(text: str) -> str | None:
     return next((reason for reason, pattern in _REASONS if pattern.search(text)), None)
+
+
+def _reason_attrs(_: re.Match[str], message: str) -> dict[str, Any]:
+    """`reason` from the whole message, for the forms whose words name the cause."""
+    reason = _termination_reason(message)
+    return {} if reason is None else {"reason": reason}
+
+
+# launchd's exit reason namespaces (xnu sys/reason.h: OS_REASON_JETSAM 1, OS_REASON_SIGNAL 2,
+# OS_REASON_CODESIGNING 3), as RunningBoard reports them: `termination reported by launchd
+# (namespace, code, status)`. Uncertain: read from xnu, seen once in a pasted log.
+_SIGNALS_KILLED = frozenset({3, 9, 15})
+
+
+def _launchd_attrs(m: re.Match[str], _: str) -> dict[str, Any]:
+    namespace, code = int(m["_ns"]), int(m["_code"])
+    attrs: dict[str, Any] = {"exit_reason": f"{namespace}, {code}"}
+    if namespace == 1:
+        attrs["reason"] = "memory"
+    elif namespace == 2:
+        attrs["reason"] = "signal" if code in _SIGNALS_KILLED else "crash"
+    elif namespace == 3:
+        attrs["reason"] = "codesigning"
+    return attrs
+
+
+# `task.expired` reasons: dasd and the framework print a reason code with an expiration; the
+# one seen so far (`reasons: 1048576`, `reason: 2`) came with the user's Stop of a continued
+# task's Live Activity (facts B3, [M], uncertain: one observation). Unknown codes stay codes.
+_EXPIRATION_CODES = {1048576: "user_stop"}  # dasd's ActivityExpirationEvent `reasons`
+_REQUEST_CODES = {2: "user_stop"}  # _BGTaskExpirationRequest `reason`
+
+
+def _expiration_attrs(m: re.Match[str], _: str) -> dict[str, Any]:
+    groups = m.groupdict()
+    code, table = (
+        (groups["_reasons"], _EXPIRATION_CODES)
+        if groups.get("_reasons")
+        else (groups.get("_code"), _REQUEST_CODES)
+    )
+    if not code:
+        return {}
+    attrs: dict[str, Any] = {"reason_code": int(code)}
+    if int(code) in table:
+        attrs["reason"] = table[int(code)]
+    return attrs
 
 
 _CRASH_LINE = re.compile(r"^[ \t]*([A-Za-z/ ]+?):[ \t]*(\S[^\n]*)$", re.MULTILINE)
@@ -80,3 +134,32 @@ def _exit_attrs(m: re.Match[str], message: str) -> dict[str, Any] | None:
     if status:
         attrs["status"] = status["status"]
     return attrs
+
+
+# Who a daemon's or the kernel's termination line names, in the forms of its eras.
+_WHO = (
+    re.compile(r"<BKNewProcess: [^;]*; (?:(?P<bundle>[\w.-]+)|[^;]*); pid: (?P<pid>\d+)"),
+    re.compile(r"\bapp(?:lication)?<(?P<bundle>[^>(]+)(?:\([^)]*\))?>:(?P<pid>\d+)"),
+    re.compile(r"(?P<name>[\w.-]+)\[(?P<pid>\d+)\](?= (?:has active|exceeded|used))"),
+    re.compile(r"(?P<name>[\w.-]+):(?P<pid>\d+) has active"),
+)
+
+
+def _who(text: str) -> dict[str, Any]:
+    for pattern in _WHO:
+        m = pattern.search(text)
+        if m:
+            return {k: int(v) if k == "pid" else v for k, v in m.groupdict().items() if v}
+    return {}
+
+
+def _killed_attrs(_: re.Match[str], message: str) -> dict[str, Any]:
+    """`reason` from the message's words and who was killed, as the line names them."""
+    return {**_who(message), **_reason_attrs(_, message)}
+
+
+def _background_task_id(m: re.Match[str], _: str) -> dict[str, Any]:
+    """UIKit's identifier: decimal with its hex beside it, hex alone in the older spelling."""
+    token = m["_id"]
+    hex_alone = m["_hex"] is None and m["_old"] is not None
+    return {"id": int(token, 16 if hex_alone else 10)} if token else {}

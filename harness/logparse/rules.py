@@ -10,7 +10,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.logparse.endings import _crash_attrs, _exit_attrs
+from harness.logparse.endings import (
+    _background_task_id,
+    _crash_attrs,
+    _exit_attrs,
+    _expiration_attrs,
+    _killed_attrs,
+    _launchd_attrs,
+    _reason_attrs,
+)
 
 # -- Task references ------------------------------------------------------------------------
 
@@ -84,6 +92,7 @@ _CONVERT: dict[str, Callable[[str], Any]] = {
     "priority": int,
     "success": lambda flag: flag != "0",
     "dynamic": lambda _: True,
+    "signal": int,
 }
 
 _More = Callable[[re.Match[str], str], "dict[str, Any] | None"]
@@ -119,7 +128,7 @@ def _rule(
     for trigger in triggers:
         assert trigger, "a rule needs a trigger literal"
     compiled = re.compile(pattern, re.DOTALL)
-    names = [name for name in compiled.groupindex if name not in ("ref", "context")]
+    names = [n for n in compiled.groupindex if n not in ("ref", "context") and n[0] != "_"]
     groups = tuple((name, _CONVERT.get(name)) for name in names)
     has_ref = "ref" in compiled.groupindex
     return _Rule(
@@ -130,7 +139,8 @@ def _rule(
 _RULES = (
     # BackgroundTasks.framework in the app (the BGTaskScheduler.mm format strings).
     _rule(("ForTaskWithIdentifier: ", "ForTaskWithDynamicIdentifier: "),
-          rf"registerForTaskWith(?P<dynamic>Dynamic)?Identifier: {_REF}", "task.registered"),
+          rf"(?<!\w )registerForTaskWith(?P<dynamic>Dynamic)?Identifier: {_REF}",
+          "task.registered"),
     _rule("egistration rejected; ", rf"\bRegistration rejected; {_REF} is not advertised",
           "task.registration_error", reason="not_permitted"),
     _rule("egistration rejected; ",
@@ -184,6 +194,22 @@ _RULES = (
     _rule("Handling launch from daemon for activities: ",
           r"Handling launch from daemon for activities: (?P<ref>.*)", "task.launched",
           per_activity=True, simulated=False),
+    # The app's side of dasd (DuetActivityScheduler in the app process), in every iOS version.
+    _rule(_ACTS, rf"Submitting task request activity: {_ACT}", "task.submitted"),
+    _rule(_ACTS, r"(?:Application launched|Calling handlers) for activities: (?P<ref>.*)",
+          "task.launched", per_activity=True, simulated=False),
+    _rule(_ACTS, rf"Complete task request activity: {_ACT}", "task.completed"),
+    # Expirations that carry the system's reason (dasd's event, the framework's request), and
+    # the framework calling the handlers, by activity where it names them.
+    _rule("ActivityExpirationEvent(",
+          rf"ActivityExpirationEvent\((?:[^)]*?{_ACT})?[^)]*?reasons: (?P<_reasons>\d+)",
+          "task.expired", source="dasd", more=_expiration_attrs),
+    _rule("_BGTaskExpirationRequest",
+          rf"_BGTaskExpirationRequest:? (?:[^\n]*?{_ACT})?[^\n]*?reason: (?P<_code>\d+)",
+          "task.expired", more=_expiration_attrs),
+    _rule("Calling expiration handlers",
+          r"Calling expiration handlers(?: for activities: (?P<ref>.*))?", "task.expired",
+          per_activity=True),
     _rule("Expiring simulated task: ", rf"Expiring simulated task: {_TASK}", "task.expired",
           simulated=True),
     _rule("Expiring task: ", rf"Expiring task: {_TASK}", "task.expired"),
@@ -200,6 +226,8 @@ _RULES = (
           r"(?: at priority (?P<priority>\d+))?",
           "task.submitted", source="dasd", processes=_DASD),
     _rule(_ACTS, rf"\bCANCELED:? (?:<_DASActivity: \"?)?{_ACT}", "task.canceled",
+          source="dasd", processes=_DASD),
+    _rule(_ACTS, rf"\bCOMPLETED:? (?:<_DASActivity: \"?)?{_ACT}", "task.completed",
           source="dasd", processes=_DASD),
     _rule("NO LONGER RUNNING ", rf"NO LONGER RUNNING (?:{_ACT}|\S)", "task.no_longer_running",
           source="dasd", processes=_DASD),
@@ -220,10 +248,36 @@ _RULES = (
     _rule("<RBSProcessExitContext|",
           r"(?:Process exited|exited with context):? [^\n]*?<RBSProcessExitContext\|"
           r"(?P<context>[^\n]*)", "app.terminated", source="runningboard", more=_exit_attrs),
-    _rule("assertions beyond permitted time",
-          r"<BKNewProcess: [^;]*; (?:(?P<bundle>[\w.-]+)|[^;]*); pid: (?P<pid>\d+)[^>]*> "
-          r"has active assertions beyond permitted time",
-          "app.terminated", source="runningboard", reason="watchdog"),
+    # backboardd (iOS 7), SpringBoard, assertiond (iOS 8-13), crash reports: one watchdog kill.
+    _rule("assertions beyond permitted time", r"has active assertions beyond permitted time",
+          "app.terminated", source="runningboard", more=_killed_attrs),
+    _rule("wakes in ", r"BKUnsuspendLimit [^\n]*exceeded \d+ wakes in \d+ sec",
+          "app.terminated", source="runningboard", more=_killed_attrs),
+    _rule("termination reported by launchd",
+          rf"{_RB_APP} termination reported by launchd \((?P<_ns>\d+), (?P<_code>\d+)",
+          "app.terminated", source="runningboard", more=_launchd_attrs),
+    _rule("suspended with locked system files",
+          rf"{_RB_APP} suspended with locked system files", "app.terminated",
+          source="runningboard", reason="file_lock"),
+    _rule(": running-suspended",
+          r"Calculated state for app(?:lication)?<(?P<bundle>[^>(]+)[^>]*>: running-suspended",
+          "app.suspended", source="runningboard"),
+    # Xcode's debugger, the kernel's resource monitors, crash reporters' summaries.
+    _rule("Terminated due to ",
+          r"Message from debugger: Terminated due to (?:signal (?P<signal>\d+)|memory issue)",
+          "app.terminated", source="lldb", more=_reason_attrs),
+    _rule("CPU usage trigger", r"\(FATAL\) CPU usage trigger", "app.terminated",
+          source="kernel", more=_killed_attrs),
+    _rule("Process killed", r"(?m)^[ \t]*Action taken:[ \t]+Process killed", "app.terminated",
+          source="app", processes=_BARE, more=_reason_attrs),
+    _rule("killing_", r"\bkilling_\w+ (?:pid (?P<pid>\d+) )?\[(?P<name>[^\]\n]+)\]",
+          "app.terminated", source="kernel", processes=_KERNEL, reason="memory"),
+    _rule("exceeded mem limit",
+          r"(?P<name>[^\s\[\]>]+)\[(?P<pid>\d+)\] exceeded mem limit: [^\n]*\(fatal\)",
+          "app.terminated", source="kernel", processes=_KERNEL, reason="memory"),
+    _rule("exceeding jetsam memory limits",
+          r"terminated for exceeding jetsam memory limits", "app.terminated", source="kernel",
+          reason="memory"),
     _rule("(finishTask:", r"\A<BKProcessAssertion: [^>]*\(finishTask:\d+s\)",
           "app.terminated", source="runningboard", reason="watchdog"),
     _rule("memorystatus: kill",
@@ -244,14 +298,22 @@ _RULES = (
           r"Background task still not\s+ended after expiration handlers were called"
           r"(?:.*?taskID = (?P<id>\d+),\s*taskName = (?P<name>.*?),\s*creationTime)?",
           "bgtime.expired_not_ended", source="app"),
-    _rule("Can't end BackgroundTask: ",
-          r"Can't end BackgroundTask: no background task exists with identifier (?P<id>\d+)",
-          "bgtime.end_error", source="app"),
+    _rule(("Can't end BackgroundTask: ", "Can't endBackgroundTask: "),
+          r"Can't end(?: |(?P<_old>))BackgroundTask: no background task exists with identifier "
+          r"(?P<_id>[0-9a-fA-F]+)(?P<_hex> \(0x)?", "bgtime.end_error", source="app",
+          more=_background_task_id),
     # Background URLSession, keychain, GPU.
     _rule("BackgroundSession <",
           r"BackgroundSession <(?P<session>[^>]+)> connection to background transfer daemon "
-          r"interrupted",
+          r"(?P<state>interrupted|invalidated)",
           "urlsession.disconnected", source="app"),
+    _rule("Lost connection to background transfer service",
+          r"(?:NSURLErrorDomain Code=(?P<code>-?\d+) \")?Lost connection to background transfer "
+          r"service", "urlsession.disconnected", source="app"),
+    _rule("completion handler was never called",
+          r"handleEventsForBackgroundURLSession:completionHandler: but the completion handler "
+          r"was never called", "urlsession.misuse", source="app",
+          problem="completion_not_called"),
     _rule("A background URLSession with identifier ",
           r"A background URLSession with identifier (?P<session>\S+) already exists",
           "urlsession.misuse", source="app", problem="duplicate_session"),
