@@ -42,7 +42,8 @@ KINDS = frozenset(
 
 # Who said it.
 SOURCES = frozenset(
-    {"framework", "dasd", "springboard", "runningboard", "kernel", "probe", "lldb", "app"}
+    {"framework", "dasd", "springboard", "runningboard", "kernel", "launchd", "probe", "lldb"}
+    | {"app"}
 )
 
 # Task types, as the activity prefix (bgRefresh-, bgProcessing-, bgContinuedProcessing-) names them.

@@ -153,6 +153,17 @@ EXPORT_REQUEST = (
         ("Handling launch from daemon for activities: %@",
          "{(\n    bgRefresh-com.x.refresh:6796B3\n)}", "task.launched",
          {"type": "refresh", "activity": "6796B3", "simulated": False}),
+        ("Application launched for activities: %{public}@",
+         "{(\n    bgRefresh-com.x.refresh:6796B3\n)}", "task.launched",
+         {"type": "refresh", "activity": "6796B3", "simulated": False}),
+        ("Calling handlers for activities: %{public}@",
+         "{(\n    bgRefresh-com.x.refresh:6796B3\n)}", "task.launched",
+         {"type": "refresh", "activity": "6796B3", "simulated": False}),
+        ("Calling expiration handlers for activities: %{public}@",
+         "{(\n    bgRefresh-com.x.refresh:6796B3\n)}", "task.expired",
+         {"type": "refresh", "activity": "6796B3"}),
+        ("Submitting task request activity: %@", "bgRefresh-com.x.refresh:6796B3",
+         "task.submitted", {"type": "refresh", "activity": "6796B3"}),
     ],
 )  # fmt: skip
 def test_a_format_string_filled_in_is_recognised(
@@ -184,19 +195,18 @@ def test_dasd_submissions_apple_s_own_extractor_looks_for_are_recognised(
 
 
 # Format strings iOS logs around a task that are deliberately no event: each says something a
-# recognised line already says (the launch, the expiry), or nothing about one task.
+# recognised line already says (the launch, the expiry), or nothing about one task. The app's
+# side of dasd (`Submitting task request activity`, `Application launched`/`Calling handlers
+# for activities`, `Calling expiration handlers for activities`) is an event since issue 12:
+# users paste those lines alone, from iOS versions whose other lines they did not copy.
 NOT_EVENTS = [
     "Getting pending task requests",
     "Found pending activities: %{public}@",
     "Handling app launch",
-    "Application launched for activities: %{public}@",  # = Handling launch from daemon
-    "Calling handlers for activities: %{public}@",  # = Running task, once per task
-    "Calling expiration handlers for activities: %{public}@",  # = Expiring task
     "Queued activities for expiration: %{public}@",
     "Calling expiration handlers for tasks: %{public}@",
     "Will expire activities: %{public}@",
     "Will expire BGTask activities: %@",
-    "Submitting task request activity: %@",  # dasd's Submitted says it was accepted
     "Activity: %@ blocked on policies: %@",
     "Acknowledging pause for task %{public}@",
     "Handling suspension for activities: %{public}@",

@@ -334,8 +334,9 @@ def _line(raw: str) -> tuple[str, _Header | None]:
 _CLOSERS = (")", "}", "]")
 _MAX_OPEN = 50  # lines a bare record may take while a `{` is open: a stray `{` swallows no more
 _CRASH_FIELD = re.compile(
-    r"[ \t]*(?:Incident Identifier|CrashReporter Key|Hardware Model|Process|Path|Identifier|"
-    r"Version|Code Type|Role|Parent Process|Coalition|Responsible Process|Date/Time|Launch Time|"
+    r"[ \t]*(?:> ?)?(?:Incident Identifier|CrashReporter Key|Hardware Model|Process|Path|"
+    r"Identifier|Version|Code Type|Role|Parent Process|Coalition|Responsible Process|Date/Time|"
+    r"Launch Time|"
     r"OS Version|Release Type|Baseband Version|Report Version|Exception Type|Exception Codes|"
     r"Exception Subtype|Exception Message|Exception Note|Exception Reason|Termination Reason|"
     r"Termination Description|Termination Signal|Kernel Triage|Triggered by Thread|"

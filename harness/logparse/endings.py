@@ -85,7 +85,7 @@ def _expiration_attrs(m: re.Match[str], _: str) -> dict[str, Any]:
     return attrs
 
 
-_CRASH_LINE = re.compile(r"^[ \t]*([A-Za-z/ ]+?):[ \t]*(\S[^\n]*)$", re.MULTILINE)
+_CRASH_LINE = re.compile(r"^[ \t]*(?:> ?)?([A-Za-z/ ]+?):[ \t]*(\S[^\n]*)$", re.MULTILINE)
 _CRASH_PROCESS = re.compile(r"(?P<name>.+?) \[(?P<pid>\d+)\]")
 
 

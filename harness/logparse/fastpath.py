@@ -27,7 +27,9 @@ from harness.logparse.triggers import _PLAN, _keyed, _Plan
 # -- The fast path --------------------------------------------------------------------------
 
 _ALWAYS = (b"\x1b", b"\\")  # a line holding these may show the rules other text than its bytes
-_LINE_START = rb"(?=[(\t eET])(?:\(lldb\) )*[ \t]*(?:error: |Exception Type:|Termination Reason:)"
+_LINE_START = (
+    rb"(?=[(\t eET>])(?:\(lldb\) )*[ \t]*(?:> ?)?(?:error: |Exception Type:|Termination Reason:)"
+)
 _DENSE = 512  # a block with a hit every this many bytes is read line by line, whole
 _PROBE = 1 << 16  # how much of a block shows whether it is that dense
 

@@ -79,7 +79,8 @@ def _keyed(key: str, triggers: Iterable[str], leaf: Callable[[str], str]) -> str
     return re.escape(key) + _trie(pairs)
 
 
-_LINE_START_TEXT = "[ \t]*"  # in a message, lines have lost their lldb prompts already
+# In a message, lines have lost their lldb prompts already; a paste may quote them (`> `).
+_LINE_START_TEXT = "[ \t]*(?:> ?)?"
 _PLAN = _plan(TRIGGERS)
 _LEAVES: dict[str, str] = {}  # group name → trigger
 
