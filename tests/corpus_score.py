@@ -40,9 +40,9 @@ def found(line: dict[str, Any]) -> bool:
     """Whether the parser finds the labelled event: its kind, task and checked attrs."""
     want = {k: v for k, v in line.get("attrs", {}).items() if k in CHECKED_ATTRS}
     for event in parse_lines(line["text"].split("\n")):
-        if event.kind == line["kind"] and event.task == line["task"]:
-            if all(event.attrs.get(k) == v for k, v in want.items()):
-                return True
+        same = event.kind == line["kind"] and event.task == line["task"]
+        if same and all(event.attrs.get(k) == v for k, v in want.items()):
+            return True
     return False
 
 
