@@ -105,16 +105,32 @@ _LABEL = re.compile(r" \[(?P<subsystem>[^\[\]\n]*)\]\[(?P<category>[^\[\]\n]*)\]
 _Fields = tuple[float, str, int, str, str, str, str, str]
 
 
+_MAX_DIGITS = 20  # more than any pid, code or id a device logs: Python won't print 4,301
+
+
+def number(text: str) -> int | str:
+    """The integer a log writes as `text`, or `text` itself when too long to be one."""
+    return int(text) if len(text) <= _MAX_DIGITS else text
+
+
+def _pid(text: str) -> int:
+    value = number(text)
+    return value if isinstance(value, int) else NO_PID
+
+
 _SECONDS: dict[tuple[str, str | None], int | None] = {}
 
 
 def _second(stamp: str, zone: str | None) -> int | None:
-    """Seconds since the epoch of a whole-second ISO stamp; UTC unless it names a zone."""
+    """Seconds since the epoch of a whole-second ISO stamp; UTC unless it names a zone.
+
+    None where there is no such moment, or it lies outside the years 1 to 9999 in UTC.
+    """
     try:
         moment = datetime.fromisoformat(stamp + (zone or ""))
-    except ValueError:
+        return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+    except (ValueError, OverflowError):
         return None
-    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
 
 
 def _epoch(stamp: str, zone: str | None) -> float:
@@ -141,9 +157,9 @@ def _epoch_iso(stamp: str) -> float:
     """Seconds since the epoch of any ISO 8601 stamp (a JSON record's); UTC unless zoned."""
     try:
         moment = datetime.fromisoformat(stamp)
-    except ValueError:
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    except (ValueError, OverflowError):
         return NO_TIME
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _level(name: str) -> str:
@@ -166,7 +182,7 @@ def _from_syslog_live(m: re.Match[str], text: str) -> _Fields:
     message, subsystem, category = _live_message(m, text)
     if "+0x" in image:
         image = _OFFSET.sub("", image)
-    return _epoch(stamp, zone), process, int(pid), message, subsystem, category, level, image
+    return _epoch(stamp, zone), process, _pid(pid), message, subsystem, category, level, image
 
 
 def _light_syslog_live(m: re.Match[str], text: str) -> tuple[str, str]:
@@ -181,12 +197,12 @@ def _light(m: re.Match[str], text: str) -> tuple[str, str]:
 
 def _from_xcode(m: re.Match[str], text: str) -> _Fields:
     time = _epoch(m["stamp"], m["zone"])
-    return time, m["process"], int(m["pid"]), text[m.end() :], "", "", "NOTICE", ""
+    return time, m["process"], _pid(m["pid"]), text[m.end() :], "", "", "NOTICE", ""
 
 
 def _from_log_show(m: re.Match[str], text: str) -> _Fields:
     return (
-        _epoch(m["stamp"], m["zone"]), m["process"], int(m["pid"]), text[m.end() :],
+        _epoch(m["stamp"], m["zone"]), m["process"], _pid(m["pid"]), text[m.end() :],
         m["subsystem"] or "", m["category"] or "", _level(m["level"]), m["image"] or "",
     )  # fmt: skip
 
@@ -194,14 +210,14 @@ def _from_log_show(m: re.Match[str], text: str) -> _Fields:
 def _from_log_compact(m: re.Match[str], text: str) -> _Fields:
     level = _COMPACT_LEVELS.get(m["level"], m["level"].upper())
     return (
-        _epoch(m["stamp"], None), m["process"], int(m["pid"]), text[m.end() :],
+        _epoch(m["stamp"], None), m["process"], _pid(m["pid"]), text[m.end() :],
         m["subsystem"] or "", m["category"] or "", level, m["image"] or "",
     )  # fmt: skip
 
 
 def _from_log_syslog(m: re.Match[str], text: str) -> _Fields:
     return (
-        _epoch(m["stamp"], m["zone"]), m["process"], int(m["pid"]), text[m.end() :],
+        _epoch(m["stamp"], m["zone"]), m["process"], _pid(m["pid"]), text[m.end() :],
         m["subsystem"] or "", m["category"] or "", "NOTICE", m["image"] or "",
     )  # fmt: skip
 
@@ -209,7 +225,7 @@ def _from_log_syslog(m: re.Match[str], text: str) -> _Fields:
 def _from_idevicesyslog(m: re.Match[str], text: str) -> _Fields:
     day = f"{_NO_YEAR}-{_MONTHS[m['month']]:02d}-{int(m['day']):02d}"
     return (
-        _epoch(f"{day} {m['clock']}", None), m["process"], int(m["pid"]), text[m.end() :],
+        _epoch(f"{day} {m['clock']}", None), m["process"], _pid(m["pid"]), text[m.end() :],
         "", "", _level(m["level"]), m["image"] or "",
     )  # fmt: skip
 

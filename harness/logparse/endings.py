@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from harness.logparse.containers import number
+
 # -- How processes end ----------------------------------------------------------------------
 
 # `app.terminated` reasons, from the words a crash report, an exit status, the kernel, a
@@ -52,7 +54,7 @@ _SIGNALS_KILLED = frozenset({3, 9, 15})
 
 
 def _launchd_attrs(m: re.Match[str], _: str) -> dict[str, Any]:
-    namespace, code = int(m["_ns"]), int(m["_code"])
+    namespace, code = number(m["_ns"]), number(m["_code"])
     attrs: dict[str, Any] = {"exit_reason": f"{namespace}, {code}"}
     if namespace == 1:
         attrs["reason"] = "memory"
@@ -79,9 +81,9 @@ def _expiration_attrs(m: re.Match[str], _: str) -> dict[str, Any]:
     )
     if not code:
         return {}
-    attrs: dict[str, Any] = {"reason_code": int(code)}
-    if int(code) in table:
-        attrs["reason"] = table[int(code)]
+    attrs: dict[str, Any] = {"reason_code": number(code)}
+    if attrs["reason_code"] in table:
+        attrs["reason"] = table[attrs["reason_code"]]
     return attrs
 
 
@@ -108,7 +110,7 @@ def _crash_attrs(_: re.Match[str], message: str) -> dict[str, Any] | None:
             attrs[key] = fields[name]
     process = _CRASH_PROCESS.match(fields.get("Process", ""))
     if process:
-        attrs["name"], attrs["pid"] = process["name"], int(process["pid"])
+        attrs["name"], attrs["pid"] = process["name"], number(process["pid"])
     if "Identifier" in fields:
         attrs["bundle"] = fields["Identifier"]
     return attrs
@@ -124,7 +126,7 @@ def _exit_attrs(m: re.Match[str], message: str) -> dict[str, Any] | None:
     if app is None:
         return None
     context = m["context"]
-    attrs: dict[str, Any] = {"bundle": app["bundle"], "pid": int(app["pid"])}
+    attrs: dict[str, Any] = {"bundle": app["bundle"], "pid": number(app["pid"])}
     reason = _termination_reason(context)
     if reason:
         attrs["reason"] = reason
@@ -149,7 +151,7 @@ def _who(text: str) -> dict[str, Any]:
     for pattern in _WHO:
         m = pattern.search(text)
         if m:
-            return {k: int(v) if k == "pid" else v for k, v in m.groupdict().items() if v}
+            return {k: number(v) if k == "pid" else v for k, v in m.groupdict().items() if v}
     return {}
 
 
@@ -161,5 +163,7 @@ def _killed_attrs(_: re.Match[str], message: str) -> dict[str, Any]:
 def _background_task_id(m: re.Match[str], _: str) -> dict[str, Any]:
     """UIKit's identifier: decimal with its hex beside it, hex alone in the older spelling."""
     token = m["_id"]
+    if len(token) > 16:  # no identifier UIKit hands out is that long
+        return {"id": token}
     hex_alone = m["_hex"] is None and m["_old"] is not None
-    return {"id": int(token, 16 if hex_alone else 10)} if token else {}
+    return {"id": int(token, 16 if hex_alone else 10)}

@@ -61,7 +61,19 @@ def parse_since(text: str) -> Since:
         zone = clock["zone"] if clock["zone"] not in (None, "Z") else "+00:00"
         return Since(clock=time.fromisoformat(hours + zone))
     moment = datetime.fromisoformat(text)
-    return Since(at=(moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+    try:
+        return Since(at=(moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it: before year 1 in UTC
+        raise ValueError(f"{text!r} lies outside the years 1 to 9999 in UTC") from None
+
+
+def _on_the_day_of(moment: float, clock: time) -> float | None:
+    """`clock` on the date `moment` has in the clock's zone; None past the years 1 to 9999."""
+    try:
+        day = datetime.fromtimestamp(moment, clock.tzinfo).date()
+        return datetime.combine(day, clock).timestamp()
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 class _Timed(Protocol):
@@ -99,8 +111,9 @@ class Selection:
                 if event.time is None:
                     continue
                 if at is None and clock is not None:
-                    day = datetime.fromtimestamp(event.time, clock.tzinfo).date()
-                    at = datetime.combine(day, clock).timestamp()
+                    at = _on_the_day_of(event.time, clock)
+                    if at is None:
+                        continue  # a time no calendar date holds: it anchors nothing
                 if at is not None and event.time < at:
                     continue
             yield event

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.logparse.containers import number
 from harness.logparse.endings import (
     _background_task_id,
     _crash_attrs,
@@ -86,13 +87,13 @@ _BARE = frozenset({""})  # bare text only: only a header names a process
 
 # Attrs taken from a pattern's named groups other than `ref`; str unless converted here.
 _CONVERT: dict[str, Callable[[str], Any]] = {
-    "code": int,
-    "pid": int,
-    "id": int,
-    "priority": int,
+    "code": number,
+    "pid": number,
+    "id": number,
+    "priority": number,
+    "signal": number,
     "success": lambda flag: flag != "0",
     "dynamic": lambda _: True,
-    "signal": int,
 }
 
 _More = Callable[[re.Match[str], str], "dict[str, Any] | None"]
