@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pymobiledevice3.cli.syslog import format_json_line, format_line
 from pymobiledevice3.services.os_trace import SyslogEntry, SyslogLabel, SyslogLogLevel
 
+from harness import timeline_svg
 from harness.events import KINDS, Event, LogEntry
 from harness.logparse import (
     NO_PID,
@@ -1195,3 +1196,16 @@ def test_a_time_of_day_is_on_the_date_of_the_first_timed_event() -> None:
     log = [timed(None), timed(-9 - 24), timed(-1), timed(0)]  # the day before, 00:00 and 08:00
     assert list(Selection(since=parse_since("07:00")).select(log)) == [log[2], log[3]]
     assert list(Selection(since=parse_since("09:00+02:00")).select(log)) == [log[2], log[3]]
+
+
+def test_the_timeline_shows_the_reason_the_system_gave_for_an_expiration() -> None:
+    # dasd's expiration event, as the owner's iPhone logged it (tests/data/corpus, iOS 27),
+    # in a Console.app copy's columns.
+    line = "default\t19:19:48.380000+0800\tdasd\tActivityExpirationEvent(… reasons: 1048576)"
+    (expired,) = parse_lines([line])
+    assert (expired.kind, expired.attrs) == (
+        "task.expired",
+        {"reason_code": 1048576, "reason": "user_stop"},
+    )
+    svg = timeline_svg.render([expired], start=expired.time - 1, end=expired.time + 1)
+    assert '<text class="reason"' in svg and ">user_stop</text>" in svg

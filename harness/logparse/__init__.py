@@ -45,6 +45,13 @@ fields only from bare text, never from a device record. The sender (process, sub
 sets `source`; where the container names none, the message's usual sender is assumed (a bare
 "Running task: …" line is the framework's).
 
+Rules are by family, not by sentence (`rules`): a fact worded differently across iOS versions,
+daemons and tools lands in one kind with the attrs its family carries. A termination carries
+`reason` (`endings`: watchdog, file_lock, memory, cpu, codesigning, signal, crash,
+user_force_quit) whether Xcode, the kernel, RunningBoard, assertiond, backboardd, launchd or a
+crash report said it; an expiration carries the system's reason code, and `reason` where the
+code's meaning was observed. Numbers too long to be one stay text as logged.
+
 The fast path. `parse_blocks` and `count_blocks` read a whole log as byte blocks and give the
 same events (and count) as `parse_lines` over its lines, but never look at most noise lines.
 Every message form has trigger literals (`TRIGGERS`); a dozen C-speed scans per block find them
