@@ -73,7 +73,7 @@ def _apply(
         return [(None, attrs)]
     found = []
     for one in refs:
-        task, ref_attrs = _ref(one)
+        task, ref_attrs = _ref(one or "")  # `one` is never None here: `ref` is not
         found.append((task, {**ref_attrs, **attrs}))
     return found
 

@@ -278,7 +278,7 @@ _RULES = (
     _rule("killing_",
           r"\bkilling_\w+ (?:pid (?P<pid>\d+) )?\[(?P<name>[^\]\n]+)\](?: \((?P<cause>[\w-]+))?",
           "app.terminated", source="kernel", processes=_KERNEL, reason="memory"),
-    _rule("exceeded mem limit",
+    _rule("MB (fatal)",
           r"(?P<name>[^\s\[\]>]+)\[(?P<pid>\d+)\] exceeded mem limit: [^\n]*\(fatal\)",
           "app.terminated", source="kernel", processes=_KERNEL, reason="memory"),
     _rule("exceeding jetsam memory limits",
