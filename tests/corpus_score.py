@@ -36,9 +36,11 @@ def held_back(line: dict[str, Any]) -> bool:
     return hashlib.sha256(line["text"].encode()).digest()[0] % 5 == 0
 
 
-def found(line: dict[str, Any]) -> bool:
-    """Whether the parser finds the labelled event: its kind, task and checked attrs."""
-    want = {k: v for k, v in line.get("attrs", {}).items() if k in CHECKED_ATTRS}
+def found(line: dict[str, Any], checked: Iterable[str] | None = CHECKED_ATTRS) -> bool:
+    """Whether the parser finds the labelled event: its kind, task and `checked` attrs (all
+    the labelled attrs for None)."""
+    attrs = line.get("attrs", {})
+    want = {k: v for k, v in attrs.items() if checked is None or k in checked}
     for event in parse_lines(line["text"].split("\n")):
         same = event.kind == line["kind"] and event.task == line["task"]
         if same and all(event.attrs.get(k) == v for k, v in want.items()):
