@@ -16,7 +16,7 @@ from pymobiledevice3.cli.syslog import format_json_line, format_line
 from pymobiledevice3.services.os_trace import SyslogEntry, SyslogLabel, SyslogLogLevel
 
 from harness import timeline_svg
-from harness.events import KINDS, Event, LogEntry
+from harness.events import KINDS, REASONS, Event, LogEntry
 from harness.logparse import (
     NO_PID,
     NO_TIME,
@@ -115,6 +115,17 @@ def test_every_real_line_yields_its_event_with_the_reason_its_family_carries(
 )
 def test_no_real_look_alike_yields_a_task_event(line: dict[str, Any]) -> None:
     assert corpus_score.false_events(line) == 0
+
+
+def test_every_reason_the_parser_gives_is_one_of_the_documented_reasons() -> None:
+    reasons = {
+        e.attrs["reason"]
+        for line in ISSUE_LINES + LABELLED
+        for e in parse_lines(line["text"].split("\n"))
+        if e.kind in ("app.terminated", "task.expired") and "reason" in e.attrs
+    }
+    assert reasons <= REASONS
+    assert {"watchdog", "file_lock", "memory", "cpu", "signal", "crash"} <= reasons
 
 
 def test_the_held_back_fifth_is_read_with_recall_of_at_least_0_95() -> None:
