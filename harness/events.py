@@ -42,7 +42,16 @@ KINDS = frozenset(
 
 # Who said it.
 SOURCES = frozenset(
-    {"framework", "dasd", "springboard", "runningboard", "kernel", "probe", "lldb", "app"}
+    {"framework", "dasd", "springboard", "runningboard", "kernel", "launchd", "probe", "lldb"}
+    | {"app"}
+)
+
+# `reason` on app.terminated and task.expired: why the system ended the app or the task, one
+# word per cause whichever wording (iOS version, daemon, tool) said it. task.expired also keeps
+# the system's own `reason_code`.
+REASONS = frozenset(
+    {"watchdog", "file_lock", "memory", "cpu", "codesigning", "signal", "crash"}
+    | {"user_force_quit", "user_stop"}
 )
 
 # Task types, as the activity prefix (bgRefresh-, bgProcessing-, bgContinuedProcessing-) names them.

@@ -381,9 +381,16 @@ def _marks(events: Sequence[Event], lanes: list[str], axis: _Axis, origin: float
         attrs = " ".join(f"{k}={v!r}" for k, v in sorted(event.attrs.items()))
         tip = f"{_offset((event.time or 0.0) - origin)}  {event.kind}  {event.task or ''}  "
         tip += f"{attrs}  ({event.source})"
+        why = event.attrs.get("reason") if event.kind == "task.expired" else None
+        label = (  # the system's reason for an expiration, which the app is never told
+            f'<text class="reason" x="{x + 7:.1f}" y="{y - 6:.1f}" font-size="9" '
+            f'fill="{colour}">{escape(str(why))}</text>'
+            if why
+            else ""
+        )
         out.append(
             f'<g class="event" data-kind={quoteattr(event.kind)}>{_shape(shape, x, y, colour)}'
-            f"<title>{escape(' '.join(tip.split()))}</title></g>"
+            f"{label}<title>{escape(' '.join(tip.split()))}</title></g>"
         )
     return out
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import subprocess
 import sys
+import tempfile
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.cli import main
 from harness.cli import parse as parse_cli
@@ -272,3 +277,151 @@ def test_a_live_table_prints_a_row_as_each_event_comes(
     assert header.split() == ["time", "(UTC)", "kind", "task", "source", "process", "pid", "attrs"]
     assert [row.split()[2] for row in rows] == ["app.terminated", "app.terminated"]
     assert "reason=user_force_quit" in rows[0]
+
+
+# -- Hostile and huge logs (issue 14): one line or success, never a traceback ---------------
+
+EXTREMES = "\n".join(
+    [
+        "0001-01-01 00:00:00.000000+0100 BGProbe[1:2] Running task: <BGAppRefreshTask: com.x.a>",
+        "9999-12-31 23:59:59.999999-0100 BGProbe[1:2] Running task: <BGAppRefreshTask: com.x.b>",
+        "0001-01-01 00:00:00.000000+0000 BGProbe[1:2] Running task: <BGAppRefreshTask: com.x.c>",
+        "2026-01-05 09:30:00.000000+0000 BGProbe[1:2] Running task: <BGAppRefreshTask: com.x.d>",
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    "flags", [[], ["--format", "jsonl"], ["--since", "09:00"], ["--since", "2026-01-05T09:00"]]
+)
+def test_records_dated_year_1_and_9999_are_listed_in_every_mode(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str]
+) -> None:
+    path = tmp_path / "extremes.log"
+    path.write_text(EXTREMES + "\n", encoding="utf-8")
+    assert main(["parse", str(path), *flags]) == 0
+    out = capsys.readouterr().out
+    assert "com.x.d" in out
+    if not flags:  # every record is listed; a moment no calendar date holds shows its seconds
+        assert "0001-01-01 00:00:00.000" in out
+        assert "253402304400.000 s" in out  # 9999-12-31 23:59:59.999999-01:00
+        assert "4 events" in out
+
+
+def test_a_since_in_year_1_picks_every_record_after_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "extremes.log"
+    path.write_text(EXTREMES + "\n", encoding="utf-8")
+    assert main(["parse", str(path), "--since", "0001-01-01T00:00+01:00"]) == 0
+    assert "4 events" in capsys.readouterr().out
+
+
+HUGE = "9" * 5000  # Python refuses to turn more than 4,300 digits into an int or back
+
+
+@pytest.mark.parametrize("flags", [[], ["--format", "jsonl"], ["--count"]])
+def test_numbers_of_thousands_of_digits_are_printed_as_logged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str]
+) -> None:
+    path = tmp_path / "huge.log"
+    path.write_text(
+        f'Background Task {HUGE} ("x"), was created over 30 seconds ago.\n'
+        f"Message from debugger: Terminated due to signal {HUGE}\n"
+        f"2026-01-01 00:00:00.000000+0000 BGProbe[{HUGE}:2] Running task: "
+        "<BGAppRefreshTask: com.x.b>\n",
+        encoding="utf-8",
+    )
+    assert main(["parse", str(path), *flags]) == 0
+    out = capsys.readouterr().out
+    if flags == ["--count"]:
+        assert out == "3\n"
+    else:
+        assert HUGE in out  # the identifier as the log wrote it
+        assert "com.x.b" in out
+
+
+def test_the_table_prints_each_row_before_it_reads_the_next_event(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    seen: list[int] = []
+
+    def events() -> Any:
+        for n in range(3):
+            seen.append(out.getvalue().count("task.launched"))  # rows printed before this one
+            yield parse_cli.Event("task.launched", f"com.x.{n}", T0, "framework")
+
+    parse_cli._print_table(events(), follow=False)
+    assert seen == [0, 1, 2]  # nothing held: a million events take no more memory than one
+    assert out.getvalue().splitlines()[-1] == "3 events"
+
+
+def test_a_reader_that_stops_early_ends_the_output_quietly(tmp_path: Path) -> None:
+    path = tmp_path / "long.log"
+    path.write_text(LOG * 3000, encoding="utf-8")  # more than a pipe holds
+    bgharness = Path(sys.executable).parent / "bgharness"
+    with subprocess.Popen(
+        [str(bgharness), "parse", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as run:
+        assert run.stdout is not None and run.stderr is not None
+        run.stdout.readline()
+        run.stdout.close()  # as `| head -1` does
+        err = run.stderr.read().decode()
+        assert run.wait(timeout=60) == 0
+    assert err == ""
+
+
+# Log text a fuzzer builds: the containers' headers around real message forms, stamps of any
+# year and zone, numbers of any length, JSON records, and plain junk.
+_STAMPS = st.builds(
+    "{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}.{:06d}{}".format,
+    st.integers(1, 9999), st.integers(1, 12), st.integers(1, 28), st.integers(0, 23),
+    st.integers(0, 59), st.integers(0, 59), st.integers(0, 999_999),
+    st.sampled_from(["", "+0000", "+1400", "-1200", "+0530"]),
+)  # fmt: skip
+_NUMBERS = st.integers(1, 6000).map(lambda n: "9" * n) | st.integers().map(str)
+_MESSAGES = st.sampled_from(
+    [
+        "Running task: <BGAppRefreshTask: com.x.{n}>",
+        'Background Task {n} ("x"), was created over 30 seconds ago.',
+        "Can't endBackgroundTask: no background task exists with identifier {n}",
+        "Message from debugger: Terminated due to signal {n}",
+        "ActivityExpirationEvent(bgRefresh-com.x:{n} reasons: {n})",
+        "kernel: killing_specific_process pid {n} [x] (per-process-limit)",
+        "[application<com.x>:{n}] termination reported by launchd ({n}, {n}, {n})",
+        "Exception Type:  EXC_CRASH (SIGKILL)\nTermination Reason: Namespace X, Code {n}",
+        'bgprobe {{"event": "task.progress", "task": "t", "completed": {n}}}',
+    ]
+)
+_LINES = st.one_of(
+    st.builds(lambda s, n, m: f"{s} BGProbe[{n}:2] " + m.format(n=n), _STAMPS, _NUMBERS, _MESSAGES),
+    st.builds(lambda n, m: m.format(n=n), _NUMBERS, _MESSAGES),
+    st.builds(
+        lambda s, n: json.dumps({"message": f"Running task: <BGAppRefreshTask: com.x.{n}>",
+                                 "filename": "/x/BGProbe", "pid": n, "timestamp": s}),
+        _STAMPS, _NUMBERS,
+    ),
+    st.text(max_size=80),
+)  # fmt: skip
+_MODES = st.sampled_from(
+    [[], ["--format", "jsonl"], ["--count"], ["--since", "09:00"], ["--kind", "task,app"],
+     ["--since", "2026-01-05T09:00", "--format", "jsonl"], ["--task", "com.x.1", "--count"]]
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)  # a busy machine is slow, not wrong
+@given(st.lists(_LINES, max_size=8), _MODES)
+def test_any_log_text_in_any_mode_is_a_result_or_one_line_never_a_traceback(
+    lines: list[str], mode: list[str]
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "fuzz.log"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8", errors="surrogatepass")
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["parse", str(path), *mode])
+    assert code in (0, 2)
+    if code == 2:
+        assert len(err.getvalue().splitlines()) == 1

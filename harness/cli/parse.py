@@ -12,15 +12,12 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from harness.errors import UsageError
 from harness.events import KINDS, Event
@@ -72,45 +69,48 @@ def _selection(args: argparse.Namespace) -> Selection:
 def _when(event: Event) -> str:
     if event.time is None:
         return "-"
-    return datetime.fromtimestamp(event.time, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    try:
+        moment = datetime.fromtimestamp(event.time, UTC).replace(tzinfo=None)
+        return moment.isoformat(" ", "milliseconds")
+    except (ValueError, OverflowError, OSError):  # before year 1 or after 9999 in UTC
+        return f"{event.time:.3f} s"  # seconds since 1970: the moment, though no date holds it
 
 
 def _cells(event: Event) -> tuple[str, ...]:
     attrs = " ".join(f"{key}={value}" for key, value in event.attrs.items())
     pid = "" if event.pid is None else str(event.pid)
-    return (_when(event), event.kind, event.task or "", event.source, event.process, pid, attrs)
+    cells = (_when(event), event.kind, event.task or "", event.source, event.process, pid, attrs)
+    return tuple(cell.replace("\n", "\\n").replace("\r", "\\r") for cell in cells)
 
 
-def _console() -> Console:
-    # A terminal gets its width; a pipe or file gets whole lines, not an 80-column wrap.
-    return Console(width=None if sys.stdout.isatty() else 1000)
-
-
-def _print_table(events: Iterable[Event]) -> None:
-    table = Table()
-    for title in COLUMNS:
-        # Long values fold onto more lines, never cut: the table is evidence.
-        table.add_column(title, overflow="fold", no_wrap=title in ("time (UTC)", "kind", "pid"))
-    count = 0
-    for event in events:
-        table.add_row(*map(Text, _cells(event)))  # Text: log text is not rich markup
-        count += 1
-    table.caption = f"{count} event{'' if count == 1 else 's'}"
-    _console().print(table)
-
-
-_WIDTHS = (23, 24, 0, 12, 0, 0, 0)  # the live table's columns: fixed where values are
+_WIDTHS = (23, 24, 0, 12, 0, 0, 0)  # the table's columns: fixed where values are
 
 
 def _row(cells: Iterable[str]) -> str:
     return "  ".join(cell.ljust(width) for cell, width in zip(cells, _WIDTHS, strict=True))
 
 
-def _print_rows(events: Iterable[Event]) -> None:
-    """A live table: one aligned row as each event arrives (a boxed table needs them all)."""
-    print(_row(COLUMNS).rstrip())
+def _print_rows(events: Iterable[Event], follow: bool = True) -> int:
+    """The table: a header, then one aligned row as each event comes; how many rows.
+
+    One row a line, written as it comes: nothing is held (a boxed table must see every event
+    before it prints, and cost a millisecond and kilobytes for each). Values are never cut.
+    """
+    write = sys.stdout.write
+    write(_row(COLUMNS).rstrip() + "\n")
+    count = 0
     for event in events:
-        print(_row(_cells(event)).rstrip(), flush=True)
+        write(_row(_cells(event)).rstrip() + "\n")
+        count += 1
+        if follow:
+            sys.stdout.flush()
+    return count
+
+
+def _print_table(events: Iterable[Event], follow: bool) -> None:
+    """A log's table: its rows, then how many events they are."""
+    count = _print_rows(events, follow)
+    print(f"{count} event{'' if count == 1 else 's'}")
 
 
 def _print_jsonl(events: Iterable[Event], follow: bool) -> None:
@@ -148,7 +148,7 @@ def _parse_log(args: argparse.Namespace, selection: Selection) -> None:
         elif args.format == "jsonl":
             _print_jsonl(selection.select(parse_file(log, follow)), follow)
         else:
-            _print_table(selection.select(parse_file(log, follow)))
+            _print_table(selection.select(parse_file(log, follow)), follow)
 
 
 def _say(line: str) -> None:
@@ -182,8 +182,27 @@ def _follow_device(args: argparse.Namespace, selection: Selection) -> None:
         lab.close()
 
 
+@contextmanager
+def _reader_gone() -> Iterator[None]:
+    """A reader that stops early (`| head`) ends the output, as for grep: no traceback.
+
+    Standard output is pointed at /dev/null so Python's own flush at exit finds no pipe.
+    """
+    try:
+        yield
+    except BrokenPipeError:
+        # Not a real file (a test's capture): then nothing will flush into a closed pipe.
+        with suppress(OSError, ValueError, io.UnsupportedOperation):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def cmd_parse(args: argparse.Namespace) -> None:
     """`bgharness parse FILE|-` or `--device NAME`: the task-lifecycle events in a device log."""
+    with _reader_gone():
+        _cmd_parse(args)
+
+
+def _cmd_parse(args: argparse.Namespace) -> None:
     selection = _selection(args)
     if args.device is not None:
         if args.file is not None:
