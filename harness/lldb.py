@@ -41,8 +41,8 @@ from types import TracebackType
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from harness.address import Address, AddressError, parse_address
 from harness.errors import DebuggerError, HarnessError, InfraError, UsageError
-from harness.inventory import Address
 
 LLDB_ENV = "BGHARNESS_LLDB"
 DEFAULT_TIMEOUT_S = 30.0
@@ -52,8 +52,6 @@ LLDB_FLAGS = ("--no-lldbinit", "--no-use-colors")
 # How long a killed lldb may take to be reaped, and a quitting one to exit by itself.
 _REAP_S = 5.0
 
-_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
-_IPV6 = re.compile(r"[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ERROR_LINE = re.compile(r"\s*error(:| \[[^\]]*\]:)", re.IGNORECASE)
 
@@ -78,28 +76,12 @@ class LldbFailure(InfraError):
 
 
 def parse_endpoint(text: str | Address) -> Address:
-    """`HOST:PORT`, `[IPv6]:PORT` (or a bare IPv6 with its port last) as an `Address`.
-
-    Only host-name and address characters pass, so nothing but an address reaches lldb.
-    """
-    if isinstance(text, Address):
-        host, port_text = text.host, str(text.port)
-    else:
-        m = re.fullmatch(r"\[(?P<v6>[^\]]*)\]:(?P<port>\d+)|(?P<host>.*):(?P<port2>\d+)", text)
-        if m is None:
-            raise UsageError(
-                f"debugserver endpoint {text!r} is not HOST:PORT or [IPv6]:PORT "
-                "(the address and port the backend's debugserver listens on)"
-            )
-        host = m["v6"] if m["v6"] is not None else m["host"]
-        port_text = m["port"] or m["port2"]
-    port = int(port_text)
-    if not (_HOST.fullmatch(host) or _IPV6.fullmatch(host)) or not 0 < port < 65536:
-        raise UsageError(
-            f"debugserver endpoint {text!r}: {host!r} is not a host name or IP address, "
-            f"or {port} is not a TCP port"
-        )
-    return Address(host, port)
+    """`HOST:PORT` or `[IPv6]:PORT` as an `Address` (harness.address: only host-name and
+    address characters pass, so nothing but an address reaches lldb)."""
+    try:
+        return parse_address(str(text), what="the debugserver (where the backend's listens)")
+    except AddressError as exc:
+        raise AddressError(f"debugserver endpoint: {exc}") from None
 
 
 def connect_url(endpoint: Address) -> str:

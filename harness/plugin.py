@@ -43,7 +43,7 @@ from harness import report, timeline_svg
 from harness.appbundle import AppInfo, read_app
 from harness.device import Device, DeviceInfo
 from harness.errors import DeviceUnavailable, HarnessError, Unsupported, UsageError
-from harness.inventory import DeviceRecord, version_key, load_inventory
+from harness.inventory import DeviceRecord, load_inventory
 from harness.lab import Lab
 from harness.lease import (
     DEFAULT_TTL_S,
@@ -54,11 +54,13 @@ from harness.lease import (
     default_lease_dir,
     human_duration,
 )
+from harness.requires import SIGNATURE, from_marker
 from harness.session import App, Session
+from harness.state import state_dir
 
 MARKERS = (
     "device: needs a device (real or virtual); select these tests with -m device",
-    "requires(ios=None, tags=(), backend=None): skip on a device that does not match, "
+    f"requires{SIGNATURE}: skip on a device that does not match, "
     "e.g. requires(ios='>=17', tags=['wda'])",
     "app(name): the app of devices.yaml the `app` fixture installs (default: the device's first)",
     "soak: waits for the system's own scheduling: hours on an iPhone, seconds on the virtual one",
@@ -169,7 +171,7 @@ class DevicePlugin:
     def __init__(self, config: pytest.Config):
         self.config = config
         root = Path(config.rootpath)
-        self.state_dir = root / "reports" / ".state"
+        self.state_dir = state_dir(_devices_path(config))
         self.artifacts = Path(config.getoption("bg_artifacts") or root / "reports" / "artifacts")
         self.worker: str | None = _workerinput(config).get("workerid")
         self.run_id: str = _workerinput(config).get("bgharness_run") or uuid.uuid4().hex[:12]
@@ -261,14 +263,17 @@ class DevicePlugin:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         names = [r.name for r in self.selected()] if any(map(_device_param, items)) else []
         for item in items:
+            marker = item.get_closest_marker("requires")
+            try:  # every test's marker, device or not, so a typo never passes unnoticed
+                need = from_marker(marker.args, marker.kwargs) if marker else None
+            except UsageError as exc:
+                raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
             name = _device_param(item)
             if name is None:
                 continue
-            marker = item.get_closest_marker("requires")
-            if marker is not None:
-                why = _unmet(self.lab.record(name), **marker.kwargs)
-                if why:
-                    item.add_marker(pytest.mark.skip(reason=f"{name}: {why}"))
+            why = need.unmet(self.lab.record(name)) if need else None
+            if why:
+                item.add_marker(pytest.mark.skip(reason=f"{name}: {why}"))
             if self.worker is not None and _device_in_nodeid(item.nodeid, names) != name:
                 raise pytest.UsageError(
                     f"{item.nodeid}: cannot tell from its test id that it runs on {name} (another "
@@ -672,39 +677,6 @@ def _version(package: str) -> str:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return "unknown"
-
-
-def _unmet(
-    record: DeviceRecord, ios: str | None = None, tags: Any = (), backend: str | None = None
-) -> str | None:
-    """Why `record` does not meet a `requires` marker, or None."""
-    if backend is not None and record.backend != backend:
-        return f"needs backend {backend}, this is {record.backend}"
-    missing = [t for t in tags if t not in record.tags]
-    if missing:
-        return f"needs tags {missing}, has {list(record.tags)}"
-    if ios is not None:
-        if record.ios is None:
-            return f"needs iOS {ios}; devices.yaml does not say which iOS this device runs"
-        if not _version_matches(record.ios, ios):
-            return f"needs iOS {ios}, runs {record.ios}"
-    return None
-
-
-def _version_matches(version: str, spec: str) -> bool:
-    m = re.fullmatch(r"\s*(>=|<=|==|>|<)?\s*(\d+(?:\.\d+)*)\s*", spec)
-    if not m:
-        raise pytest.UsageError(
-            f"requires(ios={spec!r}): write a comparison like '>=17' or '<26.1'"
-        )
-    have, want = version_key(version), version_key(m[2])
-    return {
-        ">=": have >= want,
-        "<=": have <= want,
-        "==": have == want,
-        ">": have > want,
-        "<": have < want,
-    }[m[1] or ">="]
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

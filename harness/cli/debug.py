@@ -18,7 +18,6 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Literal
 
 from harness.appbundle import AppInfo, read_app
@@ -28,12 +27,12 @@ from harness.events import Event
 from harness.lab import Lab
 from harness.lease import Holder, LeaseDir, Leases, default_lease_dir
 from harness.session import App, Session
+from harness.state import state_dir
 
 Action = Literal["trigger", "expire"]
 # Device seconds to keep listening after the answer: the launch handler starts within
 # milliseconds of a simulated launch on a phone (A2), and an expiration handler as fast (A3).
 FOLLOW_S = 3.0
-STATE_DIR = Path("reports/.state")
 
 
 @dataclass(frozen=True)
@@ -177,7 +176,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     check_task_id(args.task)  # before devices.yaml is even read
     # The device is held for the few seconds of the simulate, so a run using it says so at once.
     leases = Leases(LeaseDir(default_lease_dir()), Holder.this_process(), say=_stderr)
-    lab = Lab.load(args.devices, state_dir=STATE_DIR, say=_stderr, leases=leases)
+    lab = Lab.load(args.devices, state_dir=state_dir(args.devices), say=_stderr, leases=leases)
     try:
         answer = simulate(
             lab, args.device, args.app, args.task, args.verb, follow_s=args.follow, say=_stderr
