@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.errors import InfraError
 from harness.processes import pid_alive
 
 
@@ -103,7 +103,7 @@ class Journal:
                     raise ValueError(f"unknown kind {p.kind!r}")
                 found.append(p)
             except (ValueError, TypeError) as exc:
-                raise HarnessError(
+                raise InfraError(
                     f"the perturbation journal {path} is unreadable ({exc}); check the device "
                     "by hand (network conditions, lock), then delete the file"
                 ) from None

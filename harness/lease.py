@@ -50,7 +50,7 @@ PROGRESS_EVERY_S = 30.0
 class LeaseError(HarnessError):
     """A lease could not be taken or kept; the lab's problem, not the app's."""
 
-    infra = True
+    category = "infra"
 
 
 class DeviceBusy(LeaseError):

@@ -42,7 +42,7 @@ from types import TracebackType
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from harness.address import Address, AddressError, parse_address
-from harness.errors import DebuggerError, HarnessError, InfraError, UsageError
+from harness.errors import DebuggerError, DebugUsageError, HarnessError, InfraError, UsageError
 
 LLDB_ENV = "BGHARNESS_LLDB"
 DEFAULT_TIMEOUT_S = 30.0
@@ -221,7 +221,7 @@ def diagnose(step: Step, output: str, context: dict[str, object]) -> HarnessErro
         if step in rule.steps and rule.pattern.search(said):
             message = rule.message.format(error=said, **context)
             if rule.fault is Fault.APP:
-                return DebuggerError(message)
+                return DebugUsageError(message)
             return LldbFailure(message, retry=rule.fault is Fault.FLAKY)
     raise AssertionError("RULES ends with a catch-all for every step")  # pragma: no cover
 
@@ -567,7 +567,7 @@ class LldbSession:
         if self.state not in states:
             wanted = " or ".join(s.value for s in states)
             again = ": attach again" if self.state is State.DETACHED else ""
-            raise DebuggerError(
+            raise DebugUsageError(
                 f"{self.bridge.device}: {method}() called on the debugger session for pid "
                 f"{self.pid} in state {self.state.value}; it needs state {wanted}{again}"
             )

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from harness.appbundle import AppInfo
 from harness.debugger import check_task_id, simulate_expiration_command, simulate_launch_command
 from harness.device import Device
-from harness.errors import DebuggerError, HarnessError, UsageError
+from harness.errors import DebuggerError, HarnessError, InfraError, UsageError
 from harness.events import Event
 from harness.journal import KINDS, Journal, Kind, Perturbation
 from harness.logparse import parse_entry
@@ -304,7 +304,7 @@ class Session:
         self.clock.wait(self.clock.now(), self._woken)
         while True:
             if self._pump_error is not None:
-                raise HarnessError(f"reading the device log failed: {self._pump_error!r}")
+                raise InfraError(f"reading the device log failed: {self._pump_error!r}")
             result = found()
             if result or self.clock.now() >= deadline:
                 return result

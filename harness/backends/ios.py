@@ -855,7 +855,7 @@ class IosDevice:
         except AssertionError:  # pymobiledevice3 asserts on the phone's reply
             pid = 0
         if not pid:
-            raise HarnessError(
+            raise UsageError(
                 f"{self.name}: launch {bundle_id}: the phone started no process: check the app "
                 "is installed and its developer is trusted on the phone (Settings > General > "
                 "VPN & Device Management)"
