@@ -35,7 +35,7 @@ class HarnessError(Exception):
 class UsageError(HarnessError):
     """The user's input is wrong: devices.yaml, a plan, a task identifier, a CLI argument."""
 
-    category = "test"
+    category: ClassVar[Category] = "test"
 
 
 class InventoryError(UsageError):
@@ -58,7 +58,7 @@ class AppError(UsageError):
 class Unsupported(HarnessError):
     """The device cannot do this verb; the message says what would make it possible."""
 
-    category = "test"
+    category: ClassVar[Category] = "test"
 
     def __init__(self, device: str, verb: str, fix: str):
         self.device, self.verb, self.fix = device, verb, fix
@@ -68,20 +68,20 @@ class Unsupported(HarnessError):
 class DeviceUnavailable(HarnessError):
     """A device of the inventory is not attached or not reachable now; its tests are skipped."""
 
-    category = "infra"
+    category: ClassVar[Category] = "infra"
 
 
 class InfraError(HarnessError):
     """The lab failed (device vanished, tunnel down, debugger hung); retried, reported as infra."""
 
-    category = "infra"
+    category: ClassVar[Category] = "infra"
 
 
 class DebuggerError(HarnessError):
     """The debugger bridge failed: lldb ran, but what it was asked did not happen (the device
     never answered, the connection dropped). `transcript` holds what lldb printed."""
 
-    category = "infra"
+    category: ClassVar[Category] = "infra"
 
     def __init__(self, message: str, transcript: str = ""):
         self.transcript = transcript
@@ -93,4 +93,4 @@ class DebugUsageError(DebuggerError, UsageError):
     development-signed; does not link BackgroundTasks), the app not running, or a debugger
     session used out of order. Filed as `test`, never as the lab's fault."""
 
-    category = "test"
+    category: ClassVar[Category] = "test"

@@ -978,7 +978,7 @@ def _apply(
         return [(None, attrs)]
     found = []
     for one in refs:
-        task, ref_attrs = _ref(one)
+        task, ref_attrs = _ref(one or "")
         found.append((task, {**ref_attrs, **attrs}))
     return found
 
@@ -1230,7 +1230,7 @@ _SCAN = _byte_scan(_PLAN)
 _AT_BLOCK_START = re.compile(_LINE_START)
 
 
-def _hits(block: bytes, size: int) -> tuple[list[int], bool]:
+def _hits(block: bytes | bytearray, size: int) -> tuple[list[int], bool]:
     """Where triggers (or bytes that hide them) start in `block[:size]`, sorted; a superset.
 
     Also whether the block is dense with them: then the scan stops early, as the whole block
@@ -1263,7 +1263,7 @@ def _hits(block: bytes, size: int) -> tuple[list[int], bool]:
 
 
 def _rare_hits(
-    block: bytes, size: int, key: bytes, checks: tuple[tuple[bytes, int], ...]
+    block: bytes | bytearray, size: int, key: bytes, checks: tuple[tuple[bytes, int], ...]
 ) -> list[int]:
     """Where the triggers of a rare key start: memchr to each key byte, then a look."""
     find, startswith, hits = block.find, block.startswith, []
@@ -1290,7 +1290,7 @@ def _rare_hits(
 _SYSLOG_LIVE_BYTES = re.compile(_SYSLOG_LIVE.pattern.encode(), re.ASCII)
 
 
-def _is_header(block: bytes, start: int) -> bool:
+def _is_header(block: bytes | bytearray, start: int) -> bool:
     """Whether the line at `start` begins a record with a header (see `_line`)."""
     end = block.find(b"\n", start)
     if end == -1:
@@ -1300,7 +1300,7 @@ def _is_header(block: bytes, start: int) -> bool:
     return _line(block[start:end].decode("utf-8", "replace"))[1] is not None
 
 
-def _regions(block: bytes, size: int) -> Iterator[bytes]:
+def _regions(block: bytes | bytearray, size: int) -> Iterator[bytes | bytearray]:
     """The parts of `block[:size]` (which starts a record) that hold every record with a trigger.
 
     A hit's region runs from the header line at or before it to the next header line: a header
@@ -1447,7 +1447,7 @@ def _count(lines: Iterable[str], kinds: frozenset[str] | None) -> int:
                 _COUNTED.clear()
             events = _COUNTED[key] = _findings(key[0], "", "", key[1], detail=False)
         if events:
-            counted += len(events) if kinds is None else sum(e[0] in kinds for e in events)
+            counted += len(events) if kinds is None else sum(1 for e in events if e[0] in kinds)
     return counted
 
 

@@ -30,7 +30,7 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -356,7 +356,7 @@ class DevicePlugin:
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Iterator[pytest.TestReport]:
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         # trylast: inside allure's wrapper, so what is added here is in its result.
         report_ = yield
         name = _device_param(item)
@@ -375,7 +375,7 @@ class DevicePlugin:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Tally each device's results by suite (on the controller, from every worker)."""
-        props = dict(report.user_properties)
+        props: dict[str, Any] = dict(report.user_properties)
         name = props.get("device")
         if name is None:
             return
@@ -613,8 +613,8 @@ def _add_to_longrepr(report_: pytest.TestReport, line: str) -> None:
     longrepr = report_.longrepr
     if isinstance(longrepr, str):
         report_.longrepr = f"{longrepr}\n{line}"
-    elif hasattr(longrepr, "addsection"):
-        longrepr.addsection("bgharness", line)
+    elif (addsection := getattr(longrepr, "addsection", None)) is not None:
+        addsection("bgharness", line)
 
 
 def _outcome(report_: pytest.TestReport) -> str | None:

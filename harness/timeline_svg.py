@@ -99,7 +99,7 @@ def render(
     ]
     lanes = _lanes(events)
     edges = [t for _, a, b in shaded for t in (a, b)]
-    axis = _Axis.fit(start, end, [e.time for e in events] + edges)
+    axis = _Axis.fit(start, end, [*(e.time for e in events), *edges])
     plot_h = LANE_H * len(lanes)
     height = TOP + plot_h + AXIS_H + LEGEND_H
     out = [

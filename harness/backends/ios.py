@@ -376,11 +376,11 @@ class IosDevice:
         data = package(app)
         shown = None
         if progress is None:
-            shown = ShownProgress(f"{self.name}: install {info.bundle_id}")
+            progress = shown = ShownProgress(f"{self.name}: install {info.bundle_id}")
         try:
             self._call(
                 "install",
-                lambda: self._install(data, progress or shown),
+                lambda: self._install(data, progress),
                 timeout=INSTALL_TIMEOUT_S,
             )
         finally:
@@ -641,13 +641,14 @@ class IosDevice:
 
     def _wda_once(self, action: Callable[[Any, str], T]) -> T:
         if self._wda is None:
-            self._wda = _Wda(self._pmd3.WdaClient(base_url=self._record.wda))
+            self._wda = _Wda(self._pmd3.WdaClient(base_url=self._record.wda or ""))
         wda = self._wda
-        fresh = wda.session is None
-        if fresh:
-            wda.session = wda.client.start_session()
+        session = wda.session
+        fresh = session is None
+        if session is None:
+            session = wda.session = wda.client.start_session()
         try:
-            return action(wda.client, wda.session)
+            return action(wda.client, session)
         except WdaError:
             wda.session = None
             if fresh:

@@ -137,8 +137,9 @@ def format_answer(answer: Answer) -> list[str]:
         f"{answer.received.kind} at {when} UTC. What it logged (device seconds from the answer):"
     ]
     for event in answer.events:
-        known = event.time is not None and origin is not None
-        at = f"{event.time - origin:+8.3f}" if known else " " * 8
+        at = " " * 8
+        if event.time is not None and origin is not None:
+            at = f"{event.time - origin:+8.3f}"
         attrs = " ".join(f"{key}={value}" for key, value in sorted(event.attrs.items()))
         mark = "  <- answer" if event is answer.received else ""
         line = f"  {at}  {event.source:<12} {event.kind:<24} {event.task or '-'}  {attrs}"
