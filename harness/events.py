@@ -48,6 +48,26 @@ SOURCES = frozenset(
 # Task types, as the activity prefix (bgRefresh-, bgProcessing-, bgContinuedProcessing-) names them.
 TASK_TYPES = ("refresh", "processing", "continued")
 
+# The kinds that mean something went wrong (the problem flag): the timeline picture draws them
+# as errors, whatever their family.
+PROBLEMS = frozenset(
+    {
+        "task.registration_error",
+        "task.submit_failed",
+        "task.simulate_rejected",
+        "task.canceled",
+        "app.terminated",
+        "bgtime.overdue",
+        "bgtime.expired_not_ended",
+        "bgtime.end_error",
+        "urlsession.disconnected",
+        "urlsession.misuse",
+        "keychain.locked",
+        "gpu.denied",
+        "debugger.error",
+    }
+)
+
 
 @dataclass(frozen=True, slots=True)
 class LogEntry:

@@ -103,3 +103,18 @@ def test_degenerate_timelines_still_draw(end):
 def test_events_without_a_time_are_left_out_of_the_marks():
     root = parse(render([Event("task.registered", R, None, "probe")], start=T0, end=T0 + 1))
     assert marks(root) == []
+
+
+def test_the_problem_flag_in_events_is_what_the_picture_draws_as_errors():
+    """harness.events.PROBLEMS is the one list of kinds that mean trouble; the picture reads it."""
+    from harness.events import KINDS, PROBLEMS
+
+    assert PROBLEMS <= KINDS and "task.simulate_rejected" in PROBLEMS
+    events = [ev(kind, R, n) for n, kind in enumerate(sorted(PROBLEMS) + ["task.launched"])]
+    root = parse(render(events, start=T0, end=T0 + 60, title="t"))
+    red = {
+        g.get("data-kind"): "#dc2626" in ET.tostring(g, encoding="unicode")
+        for g in root.iter(SVG + "g")
+        if g.get("class") == "event"
+    }
+    assert red == {**dict.fromkeys(PROBLEMS, True), "task.launched": False}
