@@ -110,7 +110,7 @@ def test_the_problem_flag_in_events_is_what_the_picture_draws_as_errors():
     from harness.events import KINDS, PROBLEMS
 
     assert PROBLEMS <= KINDS and "task.simulate_rejected" in PROBLEMS
-    events = [ev(kind, R, n) for n, kind in enumerate(sorted(PROBLEMS) + ["task.launched"])]
+    events = [ev(kind, R, n) for n, kind in enumerate([*sorted(PROBLEMS), "task.launched"])]
     root = parse(render(events, start=T0, end=T0 + 60, title="t"))
     red = {
         g.get("data-kind"): "#dc2626" in ET.tostring(g, encoding="unicode")
