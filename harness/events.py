@@ -1,7 +1,7 @@
 """The records the rest of bgharness passes around: device log entries and the events in them.
 
 Pure data, no I/O. `LogEntry` is one record of the device log as the OS wrote it; `Event` is
-what `logparse` recognised in it, named by one of `KINDS` (the table in DESIGN.md).
+what `logparse` recognised in it, named by one of `KINDS` (docs/architecture.md, "Events").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The debugger bridge: one short lldb session that attaches, evaluates and detaches.
 
-Apple's recipe (bg-facts A1, A7) is typed into lldb by hand. `LldbBridge` types it for us into an
+Apple's recipe (facts A1, A7) is typed into lldb by hand. `LldbBridge` types it for us into an
 lldb process, one command at a time on its standard input: platform, `process connect`, the
 module-load setting, `process attach`, then the caller's commands, then `process detach` and
 `quit`. Each command is followed by `apropos <token>`, whose answer ("No commands found
@@ -8,7 +8,7 @@ pertaining to '<token>'") says the command is done; so every step has its own de
 own output, and a failed step stops the session before the next one runs. (`lldb --batch` is
 not used: with no process yet, its synchronous `process connect` waits forever for one.)
 
-Never resident (A9): a session is attached only between `attach()` and `detach()`; a step that
+Never resident (facts A9): a session is attached only between `attach()` and `detach()`; a step that
 outlives its deadline kills lldb's process group, which detaches it. Failures of the lab (lldb
 missing or hung, debugserver or tunnel down) are `LldbFailure`, infra, and the connection ones
 are retried; failures of the app (not debuggable, not running, no BackgroundTasks) are
@@ -85,7 +85,7 @@ def parse_endpoint(text: str | Address) -> Address:
 
 
 def connect_url(endpoint: Address) -> str:
-    """What `process connect` takes: IPv6 in brackets, as iOS 17+ tunnels need (A7)."""
+    """What `process connect` takes: IPv6 in brackets, as iOS 17+ tunnels need (facts A7)."""
     return f"connect://{endpoint}"
 
 
@@ -205,8 +205,9 @@ def error_lines(output: str) -> list[str]:
 
     lldb says what failed over several: `error: expression failed to parse:` and then
     `error: <user expression 0>:1:9: use of undeclared identifier 'BGTaskScheduler'`; older ones
-    `Error [IRForTarget]: Couldn't resolve the class ...` (A4). An `error:` inside a line (Debian's
-    `SDK Path: error: unable to locate SDK` after `platform select remote-ios`) is no failure.
+    `Error [IRForTarget]: Couldn't resolve the class ...` (facts A4). An `error:` inside a line
+    (Debian's `SDK Path: error: unable to locate SDK` after `platform select remote-ios`) is no
+    failure.
     """
     return [line.strip() for line in output.splitlines() if _ERROR_LINE.match(line)]
 
@@ -480,7 +481,7 @@ class LldbSession:
     def evaluate(self, command: str) -> str:
         """Run one lldb command in the stopped app; lldb's output (empty when a (void) call works).
 
-        Never retried: a simulate call is not idempotent (A2 consumes the pending request).
+        Never retried: a simulate call is not idempotent (facts A2: it consumes the request).
         """
         self._require("evaluate", State.ATTACHED)
         if not isinstance(command, str) or not command.strip() or _CONTROL.search(command):

@@ -1096,7 +1096,7 @@ def parse_lines(lines: Iterable[str]) -> Iterator[Event]:
 
 
 class UnknownKind(ValueError):
-    """A kind that is none of DESIGN.md's (harness.events.KINDS) nor a prefix of some."""
+    """A kind that is none of harness.events.KINDS nor a prefix of some."""
 
     def __init__(self, name: str):
         self.name = name

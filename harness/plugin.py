@@ -5,9 +5,9 @@ device × suite tally); the fixtures are thin shells over `harness.session`. Lib
 become usage errors, skips or one-line failures with the message as it stands, never a
 traceback.
 
-Scale (DESIGN.md): every device is held under a lease (harness.lease) from its first test to the
-end of the run. Under pytest-xdist, `-n auto` starts one worker per selected device and the
-`DeviceScheduling` scheduler hands all of a device's tests to one worker, so a device is never
+Scale (docs/architecture.md): every device is held under a lease (harness.lease) from its first
+test to the end of the run. Under pytest-xdist, `-n auto` starts one worker per selected device and
+the `DeviceScheduling` scheduler hands all of a device's tests to one worker, so a device is never
 used by two workers; the controller alone writes the run's Allure environment and categories and
 prints the summary, from the reports the workers send.
 

@@ -32,7 +32,7 @@ from harness.timeline import Expectation, ExpectationFailed, Mark, Timeline
 
 # How long `expect` waits when the test does not say (device seconds).
 DEFAULT_WITHIN_S = 30.0
-# How long the device may take to log that it received a simulate command (A2: an XPC
+# How long the device may take to log that it received a simulate command (facts A2: an XPC
 # round-trip to dasd, milliseconds on a phone).
 SIMULATE_ANSWER_S = 10.0
 
@@ -206,7 +206,7 @@ class Session:
             return self._simulate(task, simulate_launch_command(task), "task.simulate_launch")
 
     def expire(self, task: str) -> Event:
-        """Ask the app's BackgroundTasks to expire the simulated `task` now (bg-facts A3)."""
+        """Ask the app's BackgroundTasks to expire the simulated `task` now (facts A3)."""
         with self.observer.step(f"expire {task}", SIMULATE_ANSWER_S):
             return self._simulate(task, simulate_expiration_command(task), "task.simulate_expire")
 

@@ -78,7 +78,7 @@ def test_trigger_prints_the_answer_and_what_followed(lab):
 
 
 def test_a_rejection_is_the_devices_answer_not_an_error(lab):
-    launch(lab, {"register": ["refresh"]})  # nothing submitted (A2)
+    launch(lab, {"register": ["refresh"]})  # nothing submitted (facts A2)
     answer = simulate(lab, DEVICE, BUNDLE, REFRESH, "trigger", follow_s=1)
     assert answer.received.kind == "task.simulate_launch"
     rejected = [e for e in answer.events if e.kind == "task.simulate_rejected"]

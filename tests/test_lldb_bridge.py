@@ -150,14 +150,14 @@ def test_one_short_session_in_apples_order(fake):
     command = simulate_launch_command("dev.bgharness.probe.refresh")
     with fake.bridge().attach(412) as session:
         assert session.state is State.ATTACHED
-        assert session.evaluate(command) == ""  # A4: a (void) call prints nothing
+        assert session.evaluate(command) == ""  # facts A4: a (void) call prints nothing
     assert session.state is State.DETACHED
     assert fake.commands() == [
         "version",
         "settings set auto-confirm true",
         "settings set target.memory-module-load-level minimal",
         "platform select remote-ios",
-        "process connect connect://[fd00::1]:58783",  # iOS 17+ tunnels: IPv6 in brackets (A7)
+        "process connect connect://[fd00::1]:58783",  # iOS 17+ tunnels: IPv6 in brackets (facts A7)
         "process attach --pid 412",
         command,
         "process detach",
@@ -468,7 +468,8 @@ class BridgedDevice:
         device = self
 
         class Answering:
-            """What an iPhone does when the simulate call runs: BackgroundTasks logs it (A2)."""
+            """What an iPhone does when the simulate call runs: BackgroundTasks logs it
+            (facts A2)."""
 
             def __enter__(self):
                 return self

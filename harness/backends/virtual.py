@@ -3,9 +3,10 @@
 It implements the Device contract so the suites and the harness run without hardware. It
 installs real bundles (reading their Info.plist), runs the probe plan, and writes the log
 lines iOS writes, in iOS's own wording, so the same parser and the same assertions serve both
-backends. Every policy names its source: bg-facts.md (../shared/research) section and the
-primary source cited there. Network and lock state outlive the process, as on a phone, so a
-crashed run really leaves the virtual iPhone offline until the journal restores it.
+backends. Every policy names its fact: a bare `B1` in a comment here is `facts B1`, the
+heading B1 of docs/facts.md, which gives the primary source and its confidence. Network and
+lock state outlive the process, as on a phone, so a crashed run really leaves the virtual
+iPhone offline until the journal restores it.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from harness.state import state_dir
 
 Action = Literal["trigger", "expire"]
 # Device seconds to keep listening after the answer: the launch handler starts within
-# milliseconds of a simulated launch on a phone (A2), and an expiration handler as fast (A3).
+# milliseconds of a simulated launch on a phone (facts A2), an expiration as fast (facts A3).
 FOLLOW_S = 3.0
 
 
@@ -200,7 +200,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         ),
         "expire": (
             "expire a task started by `bgharness trigger`, through lldb",
-            "Only a task started by a simulated launch can be expired this way (bg-facts A3).",
+            "Only a task started by a simulated launch can be expired this way (facts A3).",
         ),
     }
     for verb, (short, more) in helps.items():
