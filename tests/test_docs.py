@@ -58,7 +58,7 @@ def test_nothing_points_outside_the_repository():
     outside = re.compile(r"bg-facts|DESIGN\.md|\.\./shared|shared/research")
     found = [
         f"{path.relative_to(ROOT)}:{n}"
-        for path in SOURCES + [ROOT / "README.md"]
+        for path in [*SOURCES, ROOT / "README.md"]
         for n, line in enumerate(path.read_text().splitlines(), 1)
         if outside.search(line) and path.name != "test_docs.py"
     ]

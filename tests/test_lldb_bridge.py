@@ -23,7 +23,7 @@ import pytest
 
 from harness.clock import WallClock
 from harness.debugger import simulate_expiration_command, simulate_launch_command
-from harness.errors import DebuggerError, InfraError, UsageError
+from harness.errors import DebuggerError, DebugUsageError, InfraError, UsageError
 from harness.events import LogEntry
 from harness.inventory import Address
 from harness.journal import Journal
@@ -264,42 +264,42 @@ CONTEXT = {"device": "iphone-15", "pid": 412, "endpoint": "[fd00::1]:58783", "co
             Step.EVALUATE,
             "error: expression failed to parse:\n"
             "error: <user expression 0>:1:9: use of undeclared identifier 'BGTaskScheduler'",
-            DebuggerError,
+            DebugUsageError,
             "does not link BackgroundTasks.framework",
         ),
         (
             Step.EVALUATE,
             "Error [IRForTarget]: Couldn't resolve the class for an Objective-C static method "
             "call\nerror: The expression could not be prepared to run in the target",
-            DebuggerError,
+            DebugUsageError,
             "older than 13",
         ),
         (
             Step.ATTACH,
             "error: attach failed: Not allowed to attach to process.  Look in the console "
             "messages (Console.app), near the debugserver entries",
-            DebuggerError,
+            DebugUsageError,
             "development-signed build",
         ),
         (
             Step.ATTACH,
             "error: attach failed: Failed to get the task for process 412",
-            DebuggerError,
+            DebugUsageError,
             "get-task-allow",
         ),
         (
             Step.ATTACH,
             "error: attach failed: Operation not permitted",
-            DebuggerError,
+            DebugUsageError,
             "no other debugger",
         ),
         (
             Step.ATTACH,
             "error: attach failed: Cannot get process architecture",
-            DebuggerError,
+            DebugUsageError,
             "no process 412 to attach to",
         ),
-        (Step.ATTACH, "error: attach failed: no such process.", DebuggerError, "launch it first"),
+        (Step.ATTACH, "error: attach failed: no such process.", DebugUsageError, "launch it first"),
         (Step.CONNECT, "error: Failed to connect port", LldbFailure, "tunnel to the phone is not"),
         (Step.CONNECT, "error: Connection refused", LldbFailure, "pymobiledevice3 remote tunneld"),
         (
@@ -314,8 +314,8 @@ CONTEXT = {"device": "iphone-15", "pid": 412, "endpoint": "[fd00::1]:58783", "co
             LldbFailure,
             "xcrun lldb",
         ),
-        (Step.ATTACH, "error: attach failed: something new", DebuggerError, "is the app running"),
-        (Step.EVALUATE, "error: no member named 'x'", DebuggerError, "could not evaluate `e`"),
+        (Step.ATTACH, "error: attach failed: something new", DebugUsageError, "is the app running"),
+        (Step.EVALUATE, "error: no member named 'x'", DebugUsageError, "could not evaluate `e`"),
         (Step.SETUP, "error: invalid value", LldbFailure, "lldb failed at `e`"),
         (Step.DETACH, "error: invalid process", LldbFailure, "lldb failed at `e`"),
     ],
