@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,12 +52,10 @@ def requires(
             parse_spec(ios)
         except VersionError as exc:
             raise UsageError(f"{where}: ios={ios!r}: {exc}") from None
-    if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
-        raise UsageError(
-            f"{where}: tags= takes a list of tags, like tags=[{tags!r}], got {tags!r}"
-            if isinstance(tags, str)
-            else f"{where}: tags= takes a list of tag names, got {tags!r}"
-        )
+    if isinstance(tags, str):
+        raise UsageError(f"{where}: tags= takes a list of tags, like tags=[{tags!r}], got {tags!r}")
+    if not isinstance(tags, Iterable) or not all(isinstance(t, str) for t in tags):
+        raise UsageError(f"{where}: tags= takes a list of tag names, got {tags!r}")
     if backend is not None and backend not in BACKENDS:
         raise UsageError(f"{where}: backend={backend!r} is not one of {', '.join(BACKENDS)}")
     return Requirement(ios, tuple(tags), backend)
@@ -77,8 +75,20 @@ def from_marker(args: Sequence[Any], kwargs: Mapping[str, Any]) -> Requirement:
             hint = f"; did you mean {near[0]}=?" if near else ""
             raise UsageError(f"requires{SIGNATURE}: unknown argument {name}={kwargs[name]!r}{hint}")
     if args:
+        first = args[0]
+        hint = (
+            f" (write requires(ios={first!r}))" if isinstance(first, str) and _spec(first) else ""
+        )
         raise UsageError(
-            f"requires{SIGNATURE}: takes keyword arguments only, got {', '.join(map(repr, args))} "
-            f"(write requires(ios={args[0]!r}) for a version)"
+            f"requires{SIGNATURE}: takes keyword arguments only, "
+            f"got {', '.join(map(repr, args))}{hint}"
         )
     return requires(**kwargs)
+
+
+def _spec(text: str) -> bool:
+    try:
+        parse_spec(text)
+    except VersionError:
+        return False
+    return True
