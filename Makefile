@@ -45,9 +45,11 @@ $(ALLURE_STAMP):
 	npm install --prefix .allure --no-audit --no-fund --save-exact allure@$(ALLURE_VERSION)
 	@touch $@
 
+# ruff (lint and format) on the code, mypy on the package (it ships py.typed); config in pyproject.
 lint: install
 	$(BIN)/ruff check harness tests suites
 	$(BIN)/ruff format --check harness tests suites
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .allure reports/allure-results reports/artifacts reports/html reports/.state reports/observations.jsonl

@@ -5,8 +5,8 @@
 `.ipa` so the virtual iPhone installs through the same reading path as a real device.
 Every problem is an `AppError` naming the path and the fix. Standard library only.
 
-The identifier rules mirror iOS 26.1's `_BGTaskIdentifierRegistry` (Decompiled 26.1, see
-../shared/research/bg-facts.md B3 and B7): plist entries longer than 128 UTF-16 units are dropped;
+The identifier rules mirror iOS 26.1's `_BGTaskIdentifierRegistry` (decompiled 26.1, see
+facts B3 and B7): plist entries longer than 128 UTF-16 units are dropped;
 an entry containing `.*` must end with it, hold it once and start with the bundle id, else it is
 dropped; a concrete identifier matches a wildcard `<prefix>.*` when it starts with `<prefix>.`
 and has something after the dot.

@@ -1,6 +1,6 @@
 """The debugger bridge's words: Apple's two simulate commands, and the identifiers they carry.
 
-Apple's recipe (bg-facts A1) stops the app in lldb and evaluates one of two private selectors.
+Apple's recipe (facts A1) stops the app in lldb and evaluates one of two private selectors.
 Both backends receive exactly these strings, so the virtual iPhone checks the same text a real
 lldb would run. An identifier is checked before it is put in a command: nothing but the
 characters a task identifier can hold reaches lldb. The real lldb is driven by harness.lldb.
@@ -37,12 +37,12 @@ def check_task_id(task: str) -> str:
 
 
 def simulate_launch_command(task: str) -> str:
-    """The lldb command that asks BackgroundTasks to launch `task` now (bg-facts A2)."""
+    """The lldb command that asks BackgroundTasks to launch `task` now (facts A2)."""
     return _COMMAND.format(action="Launch", task=check_task_id(task))
 
 
 def simulate_expiration_command(task: str) -> str:
-    """The lldb command that asks BackgroundTasks to expire a simulated `task` (bg-facts A3)."""
+    """The lldb command that asks BackgroundTasks to expire a simulated `task` (facts A3)."""
     return _COMMAND.format(action="Expiration", task=check_task_id(task))
 
 
@@ -55,7 +55,7 @@ def parse_simulate_command(command: str) -> tuple[str, str] | None:
 
 
 class DebugSession(Protocol):
-    """An attached debugger: evaluate, then detach. Never left attached (bg-facts A9).
+    """An attached debugger: evaluate, then detach. Never left attached (facts A9).
 
     `Device.debugger(pid)` returns one already attached; `Session` uses it as a context manager,
     so leaving the block detaches, whatever happened inside it.

@@ -1,8 +1,8 @@
 """The Device contract every backend implements, and the records it returns.
 
-Synchronous verbs, callable from tests (DESIGN.md, "The Device contract"). A verb a device
-cannot do raises `Unsupported` naming what would make it possible; it never silently does
-nothing. The session and the plugin talk to devices only through this Protocol.
+Synchronous verbs, callable from tests (docs/architecture.md, "The Device contract"). A verb
+a device cannot do raises `Unsupported` naming what would make it possible; it never silently
+does nothing. The session and the plugin talk to devices only through this Protocol.
 """
 
 from __future__ import annotations

@@ -1,21 +1,41 @@
-"""One root for every error bgharness raises on purpose.
+"""One root for every error bgharness raises on purpose, and the failure category of each.
 
 Each message says what happened and what to do about it, in the user's terms. The CLI and the
-pytest plugin print a `HarnessError` as one message, never as a traceback; `infra` separates
-failures of the lab (device gone, tunnel down, lldb hung) from failures of the app under test.
+pytest plugin print a `HarnessError` as one message, never as a traceback. Each class says which
+category a failure it causes falls in (`category`), so the plugin, the Allure report and the
+summary file it in the same place without a table of their own:
+
+- `infra`: the lab failed (device gone, tunnel down, lldb hung); not the app's fault.
+- `test`: the test or its inputs are wrong (devices.yaml, a plan, a task id, the app build).
+- `product`: the app did not do what the test expected (timeline.ExpectationFailed; a plain
+  `assert` in a test is product too).
 """
 
 from __future__ import annotations
 
+from typing import ClassVar, Literal
+
+Category = Literal["infra", "product", "test"]
+CATEGORIES: tuple[Category, ...] = ("infra", "product", "test")
+
 
 class HarnessError(Exception):
-    """Something bgharness could not do; the message names the device and the fix."""
+    """Something bgharness could not do; the message names the device and the fix.
 
-    infra = False
+    Raise a subclass: its `category` says where the failure is filed.
+    """
+
+    category: ClassVar[Category] = "test"
+
+    @property
+    def infra(self) -> bool:
+        return self.category == "infra"
 
 
 class UsageError(HarnessError):
     """The user's input is wrong: devices.yaml, a plan, a task identifier, a CLI argument."""
+
+    category: ClassVar[Category] = "test"
 
 
 class InventoryError(UsageError):
@@ -28,7 +48,7 @@ class InventoryError(UsageError):
 
 
 class PlanError(UsageError):
-    """A probe plan does not follow suites/apps/BGProbe/plan.schema.json."""
+    """A probe plan does not follow the plan schema (plan.schema.json)."""
 
 
 class AppError(UsageError):
@@ -38,6 +58,8 @@ class AppError(UsageError):
 class Unsupported(HarnessError):
     """The device cannot do this verb; the message says what would make it possible."""
 
+    category: ClassVar[Category] = "test"
+
     def __init__(self, device: str, verb: str, fix: str):
         self.device, self.verb, self.fix = device, verb, fix
         super().__init__(f"{device}: {verb} is not supported: {fix}")
@@ -46,16 +68,29 @@ class Unsupported(HarnessError):
 class DeviceUnavailable(HarnessError):
     """A device of the inventory is not attached or not reachable now; its tests are skipped."""
 
+    category: ClassVar[Category] = "infra"
+
 
 class InfraError(HarnessError):
     """The lab failed (device vanished, tunnel down, debugger hung); retried, reported as infra."""
 
-    infra = True
+    category: ClassVar[Category] = "infra"
 
 
 class DebuggerError(HarnessError):
-    """lldb could not evaluate the expression; `transcript` holds what it printed."""
+    """The debugger bridge failed: lldb ran, but what it was asked did not happen (the device
+    never answered, the connection dropped). `transcript` holds what lldb printed."""
+
+    category: ClassVar[Category] = "infra"
 
     def __init__(self, message: str, transcript: str = ""):
         self.transcript = transcript
         super().__init__(message)
+
+
+class DebugUsageError(DebuggerError, UsageError):
+    """The debugger cannot do this for a reason in the test's inputs: the app build (not
+    development-signed; does not link BackgroundTasks), the app not running, or a debugger
+    session used out of order. Filed as `test`, never as the lab's fault."""
+
+    category: ClassVar[Category] = "test"

@@ -1,7 +1,7 @@
 """The records the rest of bgharness passes around: device log entries and the events in them.
 
 Pure data, no I/O. `LogEntry` is one record of the device log as the OS wrote it; `Event` is
-what `logparse` recognised in it, named by one of `KINDS` (the table in DESIGN.md).
+what `logparse` recognised in it, named by one of `KINDS` (docs/architecture.md, "Events").
 """
 
 from __future__ import annotations
@@ -56,6 +56,25 @@ REASONS = frozenset(
 
 # Task types, as the activity prefix (bgRefresh-, bgProcessing-, bgContinuedProcessing-) names them.
 TASK_TYPES = ("refresh", "processing", "continued")
+
+# The kinds that mean something went wrong (the problem flag): the timeline picture draws them
+# as errors, whatever their family.
+PROBLEMS = frozenset(
+    {
+        "task.registration_error",
+        "task.submit_failed",
+        "task.simulate_rejected",
+        "app.terminated",
+        "bgtime.overdue",
+        "bgtime.expired_not_ended",
+        "bgtime.end_error",
+        "urlsession.disconnected",
+        "urlsession.misuse",
+        "keychain.locked",
+        "gpu.denied",
+        "debugger.error",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

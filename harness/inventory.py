@@ -54,7 +54,10 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from harness.address import Address, AddressError, parse_address
 from harness.errors import InventoryError, UsageError
+from harness.udid import same_udid
+from harness.versions import is_version, version_key
 
 __all__ = [
     "Address",
@@ -84,22 +87,9 @@ _TAG = "tag:yaml.org,2002:"
 _WORD = re.compile(r"[A-Za-z0-9._-]+")
 _KEYWORDS = frozenset({"and", "or", "not"})
 _MODEL = re.compile(r"[A-Za-z]+[0-9]+,[0-9]+")
-_VERSION = re.compile(r"[0-9]+(\.[0-9]+){0,2}")
 _UDID = re.compile(r"[0-9A-Fa-f]{8}-?[0-9A-Fa-f]{16}|[0-9A-Fa-f]{40}")
-_HOST = re.compile(r"[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]")
 _UDID_HINT = "find it with `pymobiledevice3 usbmux list`"
 _TUNNELD_HINT = "start it with `sudo pymobiledevice3 remote tunneld`"
-
-
-class Address(NamedTuple):
-    """A TCP endpoint; a tuple so it can go straight to pymobiledevice3's `tunneld_address`."""
-
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -426,7 +416,7 @@ class _Walker:
     ) -> None:
         """Two records for one phone would let two workers lease it at once."""
         for index, other in enumerate(before):
-            if other.udid and _same_udid(udid, other.udid):
+            if other.udid and same_udid(udid, other.udid):
                 problem = f"devices[{index}] {other.name!r} (line {other.line}) has this udid too"
                 self.fail(node, field, f"{problem}; one phone, one record")
 
@@ -502,7 +492,10 @@ class _Walker:
         return self.matching(node, field, _MODEL, "a ProductType like iPhone17,3")
 
     def ios(self, node: Node, field: str) -> str:
-        return self.matching(node, field, _VERSION, 'an iOS version like "26.1"')
+        text = self.text(node, field)
+        if not is_version(text):
+            self.fail(node, field, f'expected an iOS version like "26.1", got {text!r}')
+        return text
 
     def udid(self, node: Node, field: str) -> str:
         return self.matching(node, field, _UDID, f"a UDID ({_UDID_HINT})")
@@ -512,12 +505,10 @@ class _Walker:
         return self.parse_address(self.text(node, field), node, field, what)
 
     def parse_address(self, text: str, node: Node, field: str, what: str) -> Address:
-        host, colon, port = text.rpartition(":")
-        if not colon or not _HOST.fullmatch(host) or not port.isdigit():
-            self.fail(node, field, f"expected HOST:PORT of {what}, got {text!r}")
-        if not 1 <= int(port) <= 65535:
-            self.fail(node, field, f"port {port} is out of range 1-65535")
-        return Address(host.strip("[]"), int(port))
+        try:
+            return parse_address(text, what=what)
+        except AddressError as exc:
+            self.fail(node, field, str(exc))
 
     def tunnel(self, node: Node, field: str) -> Address:
         """`tunneld` or `tunneld@HOST[:PORT]`: the daemon that holds this phone's RSD tunnel."""
@@ -531,9 +522,10 @@ class _Walker:
             )
         if not where:
             return Address("127.0.0.1", TUNNELD_DEFAULT_PORT)
-        if ":" not in where.rsplit("]", 1)[-1]:
-            where = f"{where}:{TUNNELD_DEFAULT_PORT}"
-        return self.parse_address(where, node, field, f"a tunneld ({_TUNNELD_HINT})")
+        try:
+            return parse_address(where, TUNNELD_DEFAULT_PORT, f"a tunneld ({_TUNNELD_HINT})")
+        except AddressError as exc:
+            self.fail(node, field, str(exc))
 
     def url(self, node: Node, field: str) -> str:
         text = self.text(node, field)
@@ -578,17 +570,6 @@ _CONSTRUCT = SafeConstructor()
 
 def _join(field: str, key: str) -> str:
     return f"{field}.{key}" if field else key
-
-
-def _same_udid(a: str, b: str) -> bool:
-    """pymobiledevice3 matches UDIDs ignoring dashes and case; so do we."""
-    return a.replace("-", "").upper() == b.replace("-", "").upper()
-
-
-def version_key(text: str) -> tuple[int, ...]:
-    """A version as a tuple padded to three parts, so "17" == "17.0" and "17" < "17.4"."""
-    parts = tuple(int(part) for part in text.split("."))
-    return parts + (0,) * (3 - len(parts))
 
 
 # --- the filter expression -------------------------------------------------------------------
@@ -716,7 +697,7 @@ class _FilterParser:
             if op.text not in ("==", "!="):
                 self.fail(op.column, f"{name} compares only with == and !=")
             return lambda d: getattr(d, name) is not None and compare(getattr(d, name), text)
-        if not _VERSION.fullmatch(text):
+        if not is_version(text):
             self.fail(
                 value.column, f'ios compares with a version like "17" or "17.4", got {text!r}'
             )

@@ -13,10 +13,34 @@ import socket
 import time
 import uuid
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.errors import InfraError
 from harness.processes import pid_alive
+
+
+class Kind(StrEnum):
+    """What a perturbation changes; `KINDS` says how each is described and undone."""
+
+    NETWORK = "network"
+    LOCK = "lock"
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    """How one kind of perturbation reads in messages and which Device verb undoes it."""
+
+    undo: str  # the Device verb that undoes it, called with no arguments
+    done: str  # what it did, formatted with the perturbation's `detail`
+    undone: str  # what undoing it says, after a crashed run
+
+
+# The one table of perturbation kinds: the journal, the session and `recover` all read it.
+KINDS: dict[str, KindInfo] = {
+    Kind.NETWORK: KindInfo("clear_network", "network set to {detail}", "restored the network"),
+    Kind.LOCK: KindInfo("unlock", "device locked", "unlocked the device"),
+}
 
 
 @dataclass(frozen=True)
@@ -32,7 +56,7 @@ class Perturbation:
     started: float  # wall clock
 
     def describe(self) -> str:
-        what = {"network": f"network set to {self.detail}", "lock": "device locked"}[self.kind]
+        what = KINDS[self.kind].done.format(detail=self.detail)
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started))
         return f"{what} by pid {self.pid} on {self.host} at {when}"
 
@@ -43,6 +67,8 @@ class Journal:
 
     def record(self, device: str, kind: str, detail: str) -> Perturbation:
         """Write the perturbation down (durably) before the caller applies it."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown perturbation kind {kind!r}; kinds: {', '.join(KINDS)}")
         p = Perturbation(
             uuid.uuid4().hex[:12],
             device,
@@ -72,9 +98,12 @@ class Journal:
         found = []
         for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
             try:
-                found.append(Perturbation(**json.loads(path.read_text())))
+                p = Perturbation(**json.loads(path.read_text()))
+                if p.kind not in KINDS:
+                    raise ValueError(f"unknown kind {p.kind!r}")
+                found.append(p)
             except (ValueError, TypeError) as exc:
-                raise HarnessError(
+                raise InfraError(
                     f"the perturbation journal {path} is unreadable ({exc}); check the device "
                     "by hand (network conditions, lock), then delete the file"
                 ) from None

@@ -39,6 +39,7 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.inventory import DeviceRecord
 from harness.processes import pid_alive
+from harness.udid import udid_key
 
 LEASE_DIR_ENV = "BGHARNESS_LEASE_DIR"
 DEFAULT_TTL_S = 60.0
@@ -49,7 +50,7 @@ PROGRESS_EVERY_S = 30.0
 class LeaseError(HarnessError):
     """A lease could not be taken or kept; the lab's problem, not the app's."""
 
-    infra = True
+    category = "infra"
 
 
 class DeviceBusy(LeaseError):
@@ -196,7 +197,7 @@ class LeaseRecord:
 def lease_key(record: DeviceRecord, state_dir: Path) -> str:
     """The name a device's lease goes by in the lease folder (see the module docstring)."""
     if record.udid:
-        return "udid-" + record.udid.replace("-", "").upper()
+        return "udid-" + udid_key(record.udid)
     where = hashlib.sha256(str(Path(state_dir).absolute()).encode()).hexdigest()[:10]
     return f"{record.backend}-{record.name}-{where}"
 

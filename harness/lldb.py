@@ -1,6 +1,6 @@
 """The debugger bridge: one short lldb session that attaches, evaluates and detaches.
 
-Apple's recipe (bg-facts A1, A7) is typed into lldb by hand. `LldbBridge` types it for us into an
+Apple's recipe (facts A1, A7) is typed into lldb by hand. `LldbBridge` types it for us into an
 lldb process, one command at a time on its standard input: platform, `process connect`, the
 module-load setting, `process attach`, then the caller's commands, then `process detach` and
 `quit`. Each command is followed by `apropos <token>`, whose answer ("No commands found
@@ -8,7 +8,7 @@ pertaining to '<token>'") says the command is done; so every step has its own de
 own output, and a failed step stops the session before the next one runs. (`lldb --batch` is
 not used: with no process yet, its synchronous `process connect` waits forever for one.)
 
-Never resident (A9): a session is attached only between `attach()` and `detach()`; a step that
+Never resident (facts A9): a session is attached only between `attach()` and `detach()`; a step that
 outlives its deadline kills lldb's process group, which detaches it. Failures of the lab (lldb
 missing or hung, debugserver or tunnel down) are `LldbFailure`, infra, and the connection ones
 are retried; failures of the app (not debuggable, not running, no BackgroundTasks) are
@@ -41,8 +41,8 @@ from types import TracebackType
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from harness.errors import DebuggerError, HarnessError, InfraError, UsageError
-from harness.inventory import Address
+from harness.address import Address, AddressError, parse_address
+from harness.errors import DebuggerError, DebugUsageError, HarnessError, InfraError, UsageError
 
 LLDB_ENV = "BGHARNESS_LLDB"
 DEFAULT_TIMEOUT_S = 30.0
@@ -52,8 +52,6 @@ LLDB_FLAGS = ("--no-lldbinit", "--no-use-colors")
 # How long a killed lldb may take to be reaped, and a quitting one to exit by itself.
 _REAP_S = 5.0
 
-_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
-_IPV6 = re.compile(r"[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ERROR_LINE = re.compile(r"\s*error(:| \[[^\]]*\]:)", re.IGNORECASE)
 
@@ -78,32 +76,16 @@ class LldbFailure(InfraError):
 
 
 def parse_endpoint(text: str | Address) -> Address:
-    """`HOST:PORT`, `[IPv6]:PORT` (or a bare IPv6 with its port last) as an `Address`.
-
-    Only host-name and address characters pass, so nothing but an address reaches lldb.
-    """
-    if isinstance(text, Address):
-        host, port_text = text.host, str(text.port)
-    else:
-        m = re.fullmatch(r"\[(?P<v6>[^\]]*)\]:(?P<port>\d+)|(?P<host>.*):(?P<port2>\d+)", text)
-        if m is None:
-            raise UsageError(
-                f"debugserver endpoint {text!r} is not HOST:PORT or [IPv6]:PORT "
-                "(the address and port the backend's debugserver listens on)"
-            )
-        host = m["v6"] if m["v6"] is not None else m["host"]
-        port_text = m["port"] or m["port2"]
-    port = int(port_text)
-    if not (_HOST.fullmatch(host) or _IPV6.fullmatch(host)) or not 0 < port < 65536:
-        raise UsageError(
-            f"debugserver endpoint {text!r}: {host!r} is not a host name or IP address, "
-            f"or {port} is not a TCP port"
-        )
-    return Address(host, port)
+    """`HOST:PORT` or `[IPv6]:PORT` as an `Address` (harness.address: only host-name and
+    address characters pass, so nothing but an address reaches lldb)."""
+    try:
+        return parse_address(str(text), what="the debugserver (where the backend's listens)")
+    except AddressError as exc:
+        raise AddressError(f"debugserver endpoint: {exc}") from None
 
 
 def connect_url(endpoint: Address) -> str:
-    """What `process connect` takes: IPv6 in brackets, as iOS 17+ tunnels need (A7)."""
+    """What `process connect` takes: IPv6 in brackets, as iOS 17+ tunnels need (facts A7)."""
     return f"connect://{endpoint}"
 
 
@@ -223,8 +205,9 @@ def error_lines(output: str) -> list[str]:
 
     lldb says what failed over several: `error: expression failed to parse:` and then
     `error: <user expression 0>:1:9: use of undeclared identifier 'BGTaskScheduler'`; older ones
-    `Error [IRForTarget]: Couldn't resolve the class ...` (A4). An `error:` inside a line (Debian's
-    `SDK Path: error: unable to locate SDK` after `platform select remote-ios`) is no failure.
+    `Error [IRForTarget]: Couldn't resolve the class ...` (facts A4). An `error:` inside a line
+    (Debian's `SDK Path: error: unable to locate SDK` after `platform select remote-ios`) is no
+    failure.
     """
     return [line.strip() for line in output.splitlines() if _ERROR_LINE.match(line)]
 
@@ -239,7 +222,7 @@ def diagnose(step: Step, output: str, context: dict[str, object]) -> HarnessErro
         if step in rule.steps and rule.pattern.search(said):
             message = rule.message.format(error=said, **context)
             if rule.fault is Fault.APP:
-                return DebuggerError(message)
+                return DebugUsageError(message)
             return LldbFailure(message, retry=rule.fault is Fault.FLAKY)
     raise AssertionError("RULES ends with a catch-all for every step")  # pragma: no cover
 
@@ -498,7 +481,7 @@ class LldbSession:
     def evaluate(self, command: str) -> str:
         """Run one lldb command in the stopped app; lldb's output (empty when a (void) call works).
 
-        Never retried: a simulate call is not idempotent (A2 consumes the pending request).
+        Never retried: a simulate call is not idempotent (facts A2: it consumes the request).
         """
         self._require("evaluate", State.ATTACHED)
         if not isinstance(command, str) or not command.strip() or _CONTROL.search(command):
@@ -585,7 +568,7 @@ class LldbSession:
         if self.state not in states:
             wanted = " or ".join(s.value for s in states)
             again = ": attach again" if self.state is State.DETACHED else ""
-            raise DebuggerError(
+            raise DebugUsageError(
                 f"{self.bridge.device}: {method}() called on the debugger session for pid "
                 f"{self.pid} in state {self.state.value}; it needs state {wanted}{again}"
             )

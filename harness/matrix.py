@@ -2,9 +2,9 @@
 
 A phone is tested by a job on the lab Mac it is plugged into (the debugger bridge and the log
 stream stay on that Mac's USB), so jobs are grouped by lab host, or one per device with
-`per_device`. The CI system is the engine (DESIGN.md, Scale): this module only says what to run
-where; `bgharness matrix` prints it for GitHub Actions (`strategy.matrix`), Jenkins (`readJSON`)
-or as plain JSON.
+`per_device`. The CI system is the engine (docs/architecture.md, "Scale"): this module only
+says what to run where; `bgharness matrix` prints it for GitHub Actions (`strategy.matrix`),
+Jenkins (`readJSON`) or as plain JSON.
 
 Which host a device is on, in order:
 

@@ -5,9 +5,9 @@ device × suite tally); the fixtures are thin shells over `harness.session`. Lib
 become usage errors, skips or one-line failures with the message as it stands, never a
 traceback.
 
-Scale (DESIGN.md): every device is held under a lease (harness.lease) from its first test to the
-end of the run. Under pytest-xdist, `-n auto` starts one worker per selected device and the
-`DeviceScheduling` scheduler hands all of a device's tests to one worker, so a device is never
+Scale (docs/architecture.md): every device is held under a lease (harness.lease) from its first
+test to the end of the run. Under pytest-xdist, `-n auto` starts one worker per selected device and
+the `DeviceScheduling` scheduler hands all of a device's tests to one worker, so a device is never
 used by two workers; the controller alone writes the run's Allure environment and categories and
 prints the summary, from the reports the workers send.
 
@@ -30,7 +30,7 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -43,7 +43,7 @@ from harness import observations, report, timeline_svg
 from harness.appbundle import AppInfo, read_app
 from harness.device import Device, DeviceInfo
 from harness.errors import DeviceUnavailable, HarnessError, Unsupported, UsageError
-from harness.inventory import DeviceRecord, version_key, load_inventory
+from harness.inventory import DeviceRecord, load_inventory
 from harness.lab import Lab
 from harness.lease import (
     DEFAULT_TTL_S,
@@ -54,11 +54,13 @@ from harness.lease import (
     default_lease_dir,
     human_duration,
 )
+from harness.requires import SIGNATURE, from_marker
 from harness.session import App, Session
+from harness.state import state_dir
 
 MARKERS = (
     "device: needs a device (real or virtual); select these tests with -m device",
-    "requires(ios=None, tags=(), backend=None): skip on a device that does not match, "
+    f"requires{SIGNATURE}: skip on a device that does not match, "
     "e.g. requires(ios='>=17', tags=['wda'])",
     "app(name): the app of devices.yaml the `app` fixture installs (default: the device's first)",
     "soak: waits for the system's own scheduling: hours on an iPhone, seconds on the virtual one",
@@ -178,7 +180,7 @@ class DevicePlugin:
     def __init__(self, config: pytest.Config):
         self.config = config
         root = Path(config.rootpath)
-        self.state_dir = root / "reports" / ".state"
+        self.state_dir = state_dir(_devices_path(config))
         self.artifacts = Path(config.getoption("bg_artifacts") or root / "reports" / "artifacts")
         self.observations = observations.ObservationLog(
             Path(config.getoption("bg_observations") or root / observations.DEFAULT_PATH)
@@ -273,14 +275,17 @@ class DevicePlugin:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         names = [r.name for r in self.selected()] if any(map(_device_param, items)) else []
         for item in items:
+            marker = item.get_closest_marker("requires")
+            try:  # every test's marker, device or not, so a typo never passes unnoticed
+                need = from_marker(marker.args, marker.kwargs) if marker else None
+            except UsageError as exc:
+                raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
             name = _device_param(item)
             if name is None:
                 continue
-            marker = item.get_closest_marker("requires")
-            if marker is not None:
-                why = _unmet(self.lab.record(name), **marker.kwargs)
-                if why:
-                    item.add_marker(pytest.mark.skip(reason=f"{name}: {why}"))
+            why = need.unmet(self.lab.record(name)) if need else None
+            if why:
+                item.add_marker(pytest.mark.skip(reason=f"{name}: {why}"))
             if self.worker is not None and _device_in_nodeid(item.nodeid, names) != name:
                 raise pytest.UsageError(
                     f"{item.nodeid}: cannot tell from its test id that it runs on {name} (another "
@@ -363,7 +368,7 @@ class DevicePlugin:
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Iterator[pytest.TestReport]:
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         # trylast: inside allure's wrapper, so what is added here is in its result.
         report_ = yield
         if call.when == "call":
@@ -384,7 +389,7 @@ class DevicePlugin:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Tally each device's results by suite (on the controller, from every worker)."""
-        props = dict(report.user_properties)
+        props: dict[str, Any] = dict(report.user_properties)
         name = props.get("device")
         if name is None:
             return
@@ -654,8 +659,8 @@ def _add_to_longrepr(report_: pytest.TestReport, line: str) -> None:
     longrepr = report_.longrepr
     if isinstance(longrepr, str):
         report_.longrepr = f"{longrepr}\n{line}"
-    elif hasattr(longrepr, "addsection"):
-        longrepr.addsection("bgharness", line)
+    elif (addsection := getattr(longrepr, "addsection", None)) is not None:
+        addsection("bgharness", line)
 
 
 def _outcome(report_: pytest.TestReport) -> str | None:
@@ -718,39 +723,6 @@ def _version(package: str) -> str:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return "unknown"
-
-
-def _unmet(
-    record: DeviceRecord, ios: str | None = None, tags: Any = (), backend: str | None = None
-) -> str | None:
-    """Why `record` does not meet a `requires` marker, or None."""
-    if backend is not None and record.backend != backend:
-        return f"needs backend {backend}, this is {record.backend}"
-    missing = [t for t in tags if t not in record.tags]
-    if missing:
-        return f"needs tags {missing}, has {list(record.tags)}"
-    if ios is not None:
-        if record.ios is None:
-            return f"needs iOS {ios}; devices.yaml does not say which iOS this device runs"
-        if not _version_matches(record.ios, ios):
-            return f"needs iOS {ios}, runs {record.ios}"
-    return None
-
-
-def _version_matches(version: str, spec: str) -> bool:
-    m = re.fullmatch(r"\s*(>=|<=|==|>|<)?\s*(\d+(?:\.\d+)*)\s*", spec)
-    if not m:
-        raise pytest.UsageError(
-            f"requires(ios={spec!r}): write a comparison like '>=17' or '<26.1'"
-        )
-    have, want = version_key(version), version_key(m[2])
-    return {
-        ">=": have >= want,
-        "<=": have <= want,
-        "==": have == want,
-        ">": have > want,
-        "<": have < want,
-    }[m[1] or ">="]
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

@@ -25,14 +25,13 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from harness.appbundle import AppInfo
 from harness.device import DeviceInfo
-from harness.errors import DebuggerError, DeviceUnavailable, HarnessError, UsageError
+from harness.errors import Category, HarnessError, InfraError, UsageError
 from harness.inventory import DeviceRecord
 
-FailureKind = Literal["infra", "product", "test"]
+FailureKind = Category
 
 ALLURE_ENV = "BGHARNESS_ALLURE"
 # Where `make report` installs the npm package `allure` (relative to the checkout).
@@ -90,9 +89,9 @@ def classify(error: BaseException) -> tuple[FailureKind, BaseException] | None:
     """What kind of failure `error` is, and the exception that says so (looking through its
     cause and context, so a pytest.fail raised for a LeaseError is infra); None: unknown.
 
-    infra: a HarnessError with infra=True (leases, InfraError), DebuggerError, DeviceUnavailable.
-    product: an assertion about the app (ExpectationFailed, a plain assert in the test).
-    test: any other HarnessError (UsageError, PlanError, ...): the test needs fixing.
+    A HarnessError says its own category (`category`, harness.errors): an infra one anywhere in
+    the chain wins; otherwise the outermost AssertionError (ExpectationFailed, a plain assert)
+    is product, and the outermost HarnessError is what its class says.
     """
     seen: set[int] = set()
     chain: list[BaseException] = []
@@ -102,13 +101,13 @@ def classify(error: BaseException) -> tuple[FailureKind, BaseException] | None:
         chain.append(current)
         current = current.__cause__ or current.__context__
     for exc in chain:
-        if isinstance(exc, (DebuggerError, DeviceUnavailable)) or getattr(exc, "infra", False):
+        if isinstance(exc, HarnessError) and exc.category == "infra":
             return "infra", exc
     for exc in chain:  # outermost first: a test that asserts after catching an error is product
         if isinstance(exc, AssertionError):
             return "product", exc
         if isinstance(exc, HarnessError):
-            return "test", exc
+            return exc.category, exc
     return None
 
 
@@ -273,7 +272,7 @@ def find_allure(explicit: str | None = None, cwd: Path | None = None) -> list[st
     on_path = shutil.which("allure")
     if on_path:
         return [on_path]
-    raise HarnessError(
+    raise InfraError(
         "Allure's command-line tool is not installed: `make report` installs it (the npm "
         "package allure, into .allure/; it needs Node.js 20+), or give its path with --allure"
     )
@@ -291,7 +290,7 @@ def build_html(
         built = Path(tmp) / "html"
         _run_allure(allure, merged_dir, built, name)
         if not (built / "index.html").is_file():
-            raise HarnessError(f"Allure finished but wrote no index.html into {built}")
+            raise InfraError(f"Allure finished but wrote no index.html into {built}")
         if output.exists():
             shutil.rmtree(output)
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -313,7 +312,7 @@ def _run_allure(allure: Sequence[str], results: Path, output: Path, name: str) -
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
-        raise HarnessError(f"`{' '.join(command)}` failed (exit {done.returncode}):\n{tail}")
+        raise InfraError(f"`{' '.join(command)}` failed (exit {done.returncode}):\n{tail}")
 
 
 def _allure_version(allure: Sequence[str]) -> str:
@@ -322,7 +321,7 @@ def _allure_version(allure: Sequence[str]) -> str:
             [*allure, "--version"], capture_output=True, text=True, check=False, timeout=60
         )
     except OSError as exc:
-        raise HarnessError(
+        raise InfraError(
             f"cannot run Allure's command-line tool {allure[0]}: {exc.strerror}; it needs "
             "Node.js (`node --version`); reinstall it with `make report`"
         ) from None

@@ -31,9 +31,9 @@ from typing import Any, NoReturn, Protocol
 from harness.appbundle import AppInfo
 from harness.debugger import check_task_id, simulate_expiration_command, simulate_launch_command
 from harness.device import Device, DeviceInfo
-from harness.errors import DebuggerError, HarnessError, UsageError
+from harness.errors import DebuggerError, HarnessError, InfraError, UsageError
 from harness.events import Event
-from harness.journal import Journal, Perturbation
+from harness.journal import KINDS, Journal, Kind, Perturbation
 from harness.logparse import parse_entry
 from harness.observations import Observation, Scalar, check_measure, check_value
 from harness.plan import PLAN_ENV, build_plan
@@ -41,18 +41,18 @@ from harness.timeline import Decision, Expectation, ExpectationFailed, Mark, Mis
 
 # How long `expect` waits when the test does not say (device seconds).
 DEFAULT_WITHIN_S = 30.0
-# How long the device may take to log that it received a simulate command (A2: an XPC
+# How long the device may take to log that it received a simulate command (facts A2: an XPC
 # round-trip to dasd, milliseconds on a phone).
 SIMULATE_ANSWER_S = 10.0
 # How long `expect` still waits after the event that decided it (device seconds): the log
 # relay may deliver one process's line (the app's) a little after another's (dasd's).
 DECIDED_GRACE_S = 5.0
 
-# How a journalled perturbation is undone, by kind.
-UNDO: dict[str, Callable[[Device], None]] = {
-    "network": lambda device: device.clear_network(),
-    "lock": lambda device: device.unlock(),
-}
+
+def undo(device: Device, p: Perturbation) -> None:
+    """Undo a journalled perturbation with the Device verb its kind names (journal.KINDS)."""
+    getattr(device, KINDS[p.kind].undo)()
+
 
 Step = str | tuple[str, Mapping[str, Any]]
 
@@ -324,7 +324,7 @@ class Session:
             return self._simulate(task, simulate_launch_command(task), "task.simulate_launch")
 
     def expire(self, task: str) -> Event:
-        """Ask the app's BackgroundTasks to expire the simulated `task` now (bg-facts A3)."""
+        """Ask the app's BackgroundTasks to expire the simulated `task` now (facts A3)."""
         with self.observer.step(f"expire {task}", SIMULATE_ANSWER_S):
             return self._simulate(task, simulate_expiration_command(task), "task.simulate_expire")
 
@@ -365,31 +365,37 @@ class Session:
     @contextmanager
     def offline(self) -> Iterator[None]:
         """The device has no network inside the block (the 100 %-loss condition)."""
-        offline = self._perturb("network", "offline", lambda: self.device.set_network("offline"))
+        offline = self._perturb(Kind.NETWORK, "offline", lambda: self.device.set_network("offline"))
         with self.observer.step("offline"), offline:
             yield
 
     @contextmanager
     def locked(self) -> Iterator[None]:
         """The device is locked inside the block, and unlocked after it."""
-        with self.observer.step("locked"), self._perturb("lock", "locked", self.device.lock):
+        with self.observer.step("locked"), self._perturb(Kind.LOCK, "locked", self.device.lock):
             yield
 
     @contextmanager
-    def _perturb(self, kind: str, detail: str, apply: Callable[[], None]) -> Iterator[None]:
+    def _perturb(self, kind: Kind, detail: str, apply: Callable[[], None]) -> Iterator[None]:
         p = self._journal.record(self.device.name, kind, detail)  # before the change: see journal
-        self._active.append(p)
         try:
             apply()
-            self._spans[p.id] = len(self.spans)
-            self.spans.append(Span(detail, self.clock.now()))
+        except BaseException:
+            # The change was refused (say, locking a phone without `unlock: true`): there is
+            # nothing to undo, and its error is the one the test must see.
+            self._journal.remove(p)
+            raise
+        self._active.append(p)
+        self._spans[p.id] = len(self.spans)
+        self.spans.append(Span(detail, self.clock.now()))
+        try:
             yield
         finally:
             self._undo(p)
 
     def _undo(self, p: Perturbation) -> None:
         if p in self._active:
-            UNDO[p.kind](self.device)
+            undo(self.device, p)
             self._active.remove(p)
             self._journal.remove(p)
             index = self._spans.pop(p.id, None)
@@ -422,7 +428,7 @@ class Session:
         self.clock.wait(self.clock.now(), self._woken)
         while True:
             if self._pump_error is not None:
-                raise HarnessError(f"reading the device log failed: {self._pump_error!r}")
+                raise InfraError(f"reading the device log failed: {self._pump_error!r}")
             result = found()
             now = self.clock.now()
             if result or now >= deadline:
@@ -450,13 +456,14 @@ def recover(device: Device, journal: Journal) -> list[str]:
     said = []
     for p in journal.abandoned(device.name):
         try:
-            UNDO[p.kind](device)
+            undo(device, p)
         except HarnessError as exc:
             said.append(f"{device.name}: could not undo {p.describe()}: {exc}")
             continue
         journal.remove(p)
-        undone = "restored the network" if p.kind == "network" else "unlocked the device"
-        said.append(f"{device.name}: {undone}: a crashed run left it ({p.describe()})")
+        said.append(
+            f"{device.name}: {KINDS[p.kind].undone}: a crashed run left it ({p.describe()})"
+        )
     return said
 
 

@@ -7,11 +7,13 @@ never waits or sleeps; `Session` does the waiting and asks again. When an expect
 
 from __future__ import annotations
 
+import difflib
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.errors import UsageError
 from harness.events import KINDS, Event, LogEntry
 
 # How many events a failure message lists at most.
@@ -45,8 +47,10 @@ class Expectation:
     @classmethod
     def of(cls, kind: str, task: str | None = None, **attrs: Any) -> Expectation:
         if kind not in KINDS:
-            raise ValueError(
-                f"unknown event kind {kind!r}; known kinds: {', '.join(sorted(KINDS))}"
+            near = difflib.get_close_matches(kind, KINDS, n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            raise UsageError(
+                f"unknown event kind {kind!r}; {hint}known kinds: {', '.join(sorted(KINDS))}"
             )
         return cls(kind, task, tuple(sorted(attrs.items())))
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from xml.sax.saxutils import escape, quoteattr
 
-from harness.events import Event
+from harness.events import PROBLEMS, Event
 
 # Gaps at least this long (device seconds) are cut out of the time axis.
 BREAK_S = 600.0
@@ -56,22 +56,6 @@ _STYLE: dict[str, tuple[str, str, str]] = {
     "app": ("square", "#0f766e", "app lifecycle"),
     "other": ("dot", "#475569", "other"),
 }
-_PROBLEMS = frozenset(
-    {
-        "task.registration_error",
-        "task.submit_failed",
-        "task.simulate_rejected",
-        "app.terminated",
-        "bgtime.overdue",
-        "bgtime.expired_not_ended",
-        "bgtime.end_error",
-        "urlsession.disconnected",
-        "urlsession.misuse",
-        "keychain.locked",
-        "gpu.denied",
-        "debugger.error",
-    }
-)
 _SPAN_FILL = {"offline": "#fde68a", "locked": "#c7d2fe"}
 _RUN_ENDS = frozenset({"task.completed", "task.expired", "task.no_longer_running"})
 # Marks closer than this (px) in one lane are spread this far apart.
@@ -359,7 +343,7 @@ def _style(event: Event) -> tuple[str, str, str]:
         return _STYLE["housekeeping"]  # the probe clears its requests at every launch
     if event.kind in _STYLE:
         return _STYLE[event.kind]
-    if event.kind in _PROBLEMS:
+    if event.kind in PROBLEMS:
         return _STYLE["problem"]
     if event.kind.startswith("app."):
         return _STYLE["app"]

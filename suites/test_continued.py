@@ -1,4 +1,4 @@
-"""BGContinuedProcessingTask (iOS 26) starts at once, lives on progress (bg-facts A6, B3; 18-23)."""
+"""BGContinuedProcessingTask (iOS 26) starts at once, lives on progress (facts A6, B3; S18-S23)."""
 
 import pytest
 
@@ -50,5 +50,5 @@ def test_gpu_without_the_entitlement_is_refused(app, bg):
     plan["submit"][0]["gpu"] = True
     app.launch(plan=plan)
     failed = bg.expect("task.submit_failed", task=task, source="probe")
-    assert failed.attrs["code"] in (1, 3), "26.1 code says 1, the header says 3 (B3)"
+    assert failed.attrs["code"] in (1, 3), "26.1 code says 1, the header says 3 (facts B3)"
     bg.expect_none("task.launched", task=task, during=5)

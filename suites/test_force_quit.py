@@ -1,4 +1,4 @@
-"""A user's force quit ends background refresh; a system kill does not (bg-facts A10, B1; 12-14)."""
+"""A user's force quit ends background refresh; a system kill does not (facts A10, B1; S12-S14)."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Info.plist gates: identifiers missing from BGTaskSchedulerPermittedIdentifiers (B6, B7)."""
+"""Info.plist gates: identifiers missing from BGTaskSchedulerPermittedIdentifiers (facts B6, B7)."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""BGProcessingTask waits for the network it asked for (bg-facts B2; scenario 15)."""
+"""BGProcessingTask waits for the network it asked for (facts B2; S15)."""
 
 import pytest
 

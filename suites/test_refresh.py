@@ -1,4 +1,4 @@
-"""BGAppRefreshTask: the bridge's happy path, and the ~30 s budget (bg-facts B1, scenario 1)."""
+"""BGAppRefreshTask: the bridge's happy path, and the ~30 s budget (facts B1, S1)."""
 
 import pytest
 
@@ -33,4 +33,4 @@ def test_refresh_overrunning_its_budget_is_expired(app, bg):
     )
     expired = bg.expect("task.expired", task=app.task("refresh"), source="probe", within=60)
     bg.expect("task.completed", task=app.task("refresh"), success=False, within=5)
-    assert 5 <= expired.time - launched.time <= 60, "the budget is about 30 s (B1)"
+    assert 5 <= expired.time - launched.time <= 60, "the budget is about 30 s (facts B1)"

@@ -1,4 +1,4 @@
-"""The simulate semantics of Apple's lldb recipe (bg-facts A2, A3; scenarios 2-5)."""
+"""The simulate semantics of Apple's lldb recipe (facts A2, A3; S2-S5)."""
 
 import pytest
 
@@ -16,7 +16,7 @@ def test_trigger_without_submit_is_rejected(app, bg):
 
 
 def test_second_trigger_needs_a_resubmit(app, bg):
-    """A successful simulate consumes the pending request (A2)."""
+    """A successful simulate consumes the pending request (facts A2)."""
     app.launch(plan={**REFRESH, "handler": {"work_s": 1}})
     bg.trigger(app.task("refresh"))
     bg.expect("task.completed", task=app.task("refresh"), success=True)

@@ -78,7 +78,7 @@ def test_trigger_prints_the_answer_and_what_followed(lab):
 
 
 def test_a_rejection_is_the_devices_answer_not_an_error(lab):
-    launch(lab, {"register": ["refresh"]})  # nothing submitted (A2)
+    launch(lab, {"register": ["refresh"]})  # nothing submitted (facts A2)
     answer = simulate(lab, DEVICE, BUNDLE, REFRESH, "trigger", follow_s=1)
     assert answer.received.kind == "task.simulate_launch"
     rejected = [e for e in answer.events if e.kind == "task.simulate_rejected"]
@@ -140,12 +140,25 @@ def test_the_shell_refuses_an_injected_identifier(devices_yaml, capsys):
 
 
 def test_the_shell_says_the_app_is_not_running(devices_yaml, tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)  # reports/.state goes here
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    states = []
+    load = Lab.load
+
+    def spy(devices, state_dir, **kwargs):
+        states.append(state_dir)
+        return load(devices, state_dir=state_dir, **kwargs)
+
+    monkeypatch.setattr(Lab, "load", spy)
     code = main(["expire", "--devices", str(devices_yaml), "--device", DEVICE, "--app", BUNDLE,
                  REFRESH])  # fmt: skip
     assert code == 2
     err = capsys.readouterr().err
     assert "is not running on virtual-iphone" in err and "simulate()" in err
+    # The state folder (the journal the plugin reads too) is next to devices.yaml, wherever the
+    # command was started; before, `trigger`/`expire` used the current directory's.
+    assert states == [tmp_path / "reports" / ".state"]
 
 
 def test_the_shell_names_an_unknown_device(devices_yaml, tmp_path, monkeypatch, capsys):

@@ -10,7 +10,7 @@ from harness.errors import UsageError
 
 
 def test_the_commands_are_apples_recipe_verbatim():
-    # bg-facts A1, from Apple's "Starting and Terminating Tasks During Development".
+    # facts A1, from Apple's "Starting and Terminating Tasks During Development".
     assert simulate_launch_command("com.example.refresh") == (
         "e -l objc -- (void)[[BGTaskScheduler sharedScheduler] "
         '_simulateLaunchForTaskWithIdentifier:@"com.example.refresh"]'

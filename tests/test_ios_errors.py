@@ -39,7 +39,7 @@ from pymobiledevice3.exceptions import (
 from harness.backends import ios_errors
 from harness.backends.ios_errors import Where, is_transient, retrying, translate
 from harness.backends.ios_loop import LoopStopped, LoopTimeout
-from harness.errors import AppError, DeviceUnavailable, HarnessError, InfraError
+from harness.errors import AppError, DeviceUnavailable, HarnessError, InfraError, UsageError
 from harness.inventory import Address
 
 UDID = "00008110-000A1B2C3D4E5F60"
@@ -198,7 +198,7 @@ MAPPINGS = [
         ns_error("Unable to launch dev.x because the device was not, or could not be, unlocked."),
         False,
         HERE,
-        HarnessError,
+        UsageError,
         ["the phone refused", "unlock the phone"],
     ),
     (
@@ -208,7 +208,7 @@ MAPPINGS = [
         ),
         False,
         HERE,
-        HarnessError,
+        UsageError,
         ["VPN & Device Management"],
     ),
     (
@@ -280,7 +280,7 @@ def test_each_failure_maps_to_an_error_with_its_fix(failure, opening, where, kin
     assert message.startswith("iphone: ")
     for word in words:
         assert word in message
-    assert error.infra == (kind is InfraError)
+    assert error.infra == issubclass(kind, (InfraError, DeviceUnavailable))
 
 
 def test_a_bug_is_not_translated():

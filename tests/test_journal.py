@@ -51,3 +51,25 @@ def test_the_current_process_is_never_abandoned(tmp_path):
     journal.record("phone", "network", "offline")
     assert os.getpid() == journal.entries("phone")[0].pid
     assert journal.abandoned("phone") == []
+
+
+def test_one_table_of_perturbation_kinds_names_device_verbs_that_exist():
+    """journal.KINDS is the only place a kind is described and its undo named; the session
+    undoes through it, so a kind whose undo verb is not on the Device contract cannot ship."""
+    from harness.device import Device
+    from harness.journal import KINDS, Kind
+
+    assert set(KINDS) == set(Kind)
+    for kind, info in KINDS.items():
+        assert callable(getattr(Device, info.undo, None)), f"{kind}: no Device.{info.undo}"
+
+
+def test_an_unknown_kind_is_neither_written_nor_read(tmp_path):
+    journal = Journal(tmp_path)
+    with pytest.raises(ValueError, match="unknown perturbation kind 'volume'"):
+        journal.record("phone", "volume", "0")
+    p = journal.record("phone", "lock", "locked")
+    path = tmp_path / "journal" / "phone" / f"{p.id}.json"
+    path.write_text(path.read_text().replace('"lock"', '"volume"'))
+    with pytest.raises(HarnessError, match="unreadable"):
+        journal.entries("phone")

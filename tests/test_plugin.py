@@ -125,6 +125,36 @@ def test_requires_skips_with_the_reason(project):
 
 
 @pytest.mark.parametrize(
+    ("marker", "says"),
+    [
+        # Before: ran the test on iOS 26.1 (the positional argument was ignored).
+        ('requires(">=27")', "takes keyword arguments only, got '>=27'"),
+        # Before: read as the tags ['w', 'd', 'a'].
+        ('requires(tags="wda")', "tags= takes a list of tags, like tags=['wda']"),
+        # Before: INTERNALERROR (a TypeError inside the plugin).
+        ('requires(tag=["wda"])', "unknown argument tag=['wda']; did you mean tags=?"),
+        ('requires(ios="latest")', "ios='latest': 'latest' is not a version comparison"),
+        ('requires(backend="simulator")', "backend='simulator' is not one of virtual, ios"),
+    ],
+)
+def test_a_wrong_requires_marker_is_a_one_line_usage_error(project, marker, says):
+    project.makepyfile(f"""
+        import pytest
+
+        @pytest.mark.device
+        @pytest.mark.{marker}
+        def test_new(device):
+            pass
+    """)
+    result = project.runpytest("-m", "device")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    [line] = [text for text in result.stderr.lines if text.strip()]
+    assert line.startswith("ERROR: test_a_wrong_requires_marker_is_a_one_line_usage_error.py")
+    assert "requires(ios=None, tags=(), backend=None): " + says in line
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.parametrize(
     "interrupt", ["raise KeyboardInterrupt", "os.kill(os.getpid(), signal.SIGTERM)"]
 )
 def test_ctrl_c_or_sigterm_inside_offline_restores_the_network(project, interrupt):

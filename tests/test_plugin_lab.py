@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -102,11 +103,33 @@ def steps(node: dict) -> list[str]:
 # -- Allure ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def allure_run(project):
-    project.makepyfile(test_scenarios=SCENARIOS)
-    result = project.runpytest_subprocess("-m", "device", "--alluredir", "ar", "-rs")
-    return project, result
+@dataclass(frozen=True)
+class Ran:
+    """Where a run ran: what the six Allure tests below read (`project.path`)."""
+
+    path: Path
+
+
+@pytest.fixture(scope="module")
+def allure_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Ran, pytest.RunResult]:
+    """One run of SCENARIOS in a subprocess, read by the six tests below (it was six runs).
+
+    Module scope rules out pytester (function scope), so this sets up what it would: its own
+    folder and HOME (the lease folder), no PYTEST_ADDOPTS, no colour.
+    """
+    path = tmp_path_factory.mktemp("allure_run")
+    (path / "devices.yaml").write_text(inventory("phone-a"))
+    (path / "pytest.ini").write_text(
+        "[pytest]\nfilterwarnings = ignore::pytest.PytestAssertRewriteWarning\n"
+    )
+    (path / "test_scenarios.py").write_text(SCENARIOS)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "TOX_ENV_DIR")}
+    env |= {"HOME": str(tmp_path_factory.mktemp("home")), "PY_COLORS": "0"}
+    command = [sys.executable, "-m", "pytest", "-m", "device", "--alluredir", "ar", "-rs"]
+    started = time.monotonic()
+    done = subprocess.run(command, cwd=path, env=env, capture_output=True, text=True, timeout=600)
+    lines = done.stdout.splitlines(), done.stderr.splitlines()
+    return Ran(path), pytest.RunResult(done.returncode, *lines, time.monotonic() - started)
 
 
 def test_every_result_carries_the_device_parameter_and_labels(allure_run):

@@ -188,3 +188,23 @@ def test_a_broken_log_pump_is_reported_not_hung(fake, bg, monkeypatch):
     fake.probe_at(1, event="app.launched")
     with pytest.raises(Exception, match="reading the device log failed: ZeroDivisionError"):
         bg.expect("app.launched", within=5)
+
+
+def test_a_change_that_fails_is_not_undone_and_leaves_no_journal(fake, tmp_path):
+    """Locking a phone without `unlock: true` fails before it locks: that error is the one the
+    test sees, nothing is undone, teardown passes, and no later run says "could not undo"."""
+    from harness.errors import Unsupported
+
+    def refuse(verb):
+        def call():
+            raise Unsupported("fake", verb, "set `unlock: true` in devices.yaml")
+
+        return call
+
+    fake.lock, fake.unlock = refuse("lock"), refuse("unlock")
+    session = Session(fake, Journal(tmp_path))
+    with pytest.raises(Unsupported, match="lock is not supported"), session.locked():
+        pass
+    session.close()  # teardown: nothing left to undo
+    assert Journal(tmp_path).entries("fake") == []
+    assert session.spans == []

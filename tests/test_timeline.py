@@ -1,5 +1,6 @@
 import pytest
 
+from harness.errors import UsageError
 from harness.events import Event, LogEntry
 from harness.timeline import Expectation, Timeline
 
@@ -38,7 +39,7 @@ def test_attrs_must_be_equal_and_source_is_an_attr():
 
 
 def test_unknown_kind_is_refused():
-    with pytest.raises(ValueError, match=r"unknown event kind 'task\.finished'"):
+    with pytest.raises(UsageError, match=r"unknown event kind 'task\.finished'"):
         Expectation.of("task.finished")
 
 

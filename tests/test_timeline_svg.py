@@ -156,3 +156,18 @@ def test_a_failed_expectation_is_drawn_from_its_mark_to_its_failure():
     assert tip == f"awaited task.expired task={P} from +2 s until +1:05: decided: completed"
     assert "✗ task.expired" in "".join(box.itertext())
     assert "awaited, failed" in "".join(root.itertext())
+
+
+def test_the_problem_flag_in_events_is_what_the_picture_draws_as_errors():
+    """harness.events.PROBLEMS is the one list of kinds that mean trouble; the picture reads it."""
+    from harness.events import KINDS, PROBLEMS
+
+    assert PROBLEMS <= KINDS and "task.simulate_rejected" in PROBLEMS
+    events = [ev(kind, R, n) for n, kind in enumerate([*sorted(PROBLEMS), "task.launched"])]
+    root = parse(render(events, start=T0, end=T0 + 60, title="t"))
+    red = {
+        g.get("data-kind"): "#dc2626" in ET.tostring(g, encoding="unicode")
+        for g in root.iter(SVG + "g")
+        if g.get("class") == "event"
+    }
+    assert red == {**dict.fromkeys(PROBLEMS, True), "task.launched": False}

@@ -68,6 +68,8 @@ from harness.errors import (
 )
 from harness.inventory import Address, DeviceRecord
 from harness.logstream import QueueLogStream
+from harness.udid import same_udid
+from harness.versions import is_version, version_key
 
 log = logging.getLogger("bgharness.ios")
 T = TypeVar("T")
@@ -199,7 +201,7 @@ def declared_mismatches(record: DeviceRecord, ios: str, build: str, model: str) 
     """How the phone differs from what devices.yaml declares: warnings for the report, never
     errors (the phone is tested as it is, and the report says which iOS that was)."""
     said = []
-    if ios and record.ios and _version(record.ios) != _version(ios):
+    if record.ios and is_version(ios) and version_key(record.ios) != version_key(ios):
         said.append(
             f"devices.yaml declares iOS {record.ios}, the phone runs iOS {ios} ({build}); "
             f"results are for {ios}: update `ios:` in devices.yaml"
@@ -246,7 +248,7 @@ class _Facts:
 
     @property
     def major(self) -> int:
-        return _version(self.version)[0]
+        return version_key(self.version)[0]
 
 
 @dataclass
@@ -374,11 +376,11 @@ class IosDevice:
         data = package(app)
         shown = None
         if progress is None:
-            shown = ShownProgress(f"{self.name}: install {info.bundle_id}")
+            progress = shown = ShownProgress(f"{self.name}: install {info.bundle_id}")
         try:
             self._call(
                 "install",
-                lambda: self._install(data, progress or shown),
+                lambda: self._install(data, progress),
                 timeout=INSTALL_TIMEOUT_S,
             )
         finally:
@@ -639,13 +641,14 @@ class IosDevice:
 
     def _wda_once(self, action: Callable[[Any, str], T]) -> T:
         if self._wda is None:
-            self._wda = _Wda(self._pmd3.WdaClient(base_url=self._record.wda))
+            self._wda = _Wda(self._pmd3.WdaClient(base_url=self._record.wda or ""))
         wda = self._wda
-        fresh = wda.session is None
-        if fresh:
-            wda.session = wda.client.start_session()
+        session = wda.session
+        fresh = session is None
+        if session is None:
+            session = wda.session = wda.client.start_session()
         try:
-            return action(wda.client, wda.session)
+            return action(wda.client, session)
         except WdaError:
             wda.session = None
             if fresh:
@@ -725,7 +728,7 @@ class IosDevice:
         if address is None:
             raise Unsupported(self.name, "developer services on iOS 17+", fix_tunnel(self._where))
         tunnels = await self._pmd3.get_tunneld_tunnels(tuple(address))
-        key = next((udid for udid in tunnels if _same_udid(udid, self._udid)), None)
+        key = next((udid for udid in tunnels if same_udid(udid, self._udid)), None)
         if key is None:
             raise self._lost(
                 f"{self.name}: no tunnel: tunneld at {address} has none for {self._udid} (it "
@@ -853,7 +856,7 @@ class IosDevice:
         except AssertionError:  # pymobiledevice3 asserts on the phone's reply
             pid = 0
         if not pid:
-            raise HarnessError(
+            raise UsageError(
                 f"{self.name}: launch {bundle_id}: the phone started no process: check the app "
                 "is installed and its developer is trusted on the phone (Settings > General > "
                 "VPN & Device Management)"
@@ -1074,12 +1077,3 @@ def _battery_state(entry: Any) -> tuple[float | None, bool | None]:
             percent = round(100 * current / maximum, 1)
     charging = entry.get("IsCharging")
     return percent, charging if isinstance(charging, bool) else None
-
-
-def _same_udid(a: str, b: str) -> bool:
-    return a.replace("-", "").upper() == b.replace("-", "").upper()
-
-
-def _version(text: str) -> tuple[int, ...]:
-    parts = tuple(int(p) for p in re.findall(r"\d+", text)[:3])
-    return parts + (0,) * (3 - len(parts))

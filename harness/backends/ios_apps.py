@@ -25,6 +25,8 @@ from typing import Any
 
 from harness.appbundle import AppInfo
 from harness.device import Progress
+from harness.udid import udid_key
+from harness.versions import version_key
 
 log = logging.getLogger("bgharness.ios")
 
@@ -57,7 +59,7 @@ def read_signing(app: Path, executable: str) -> Signing:
         allow = (profile.get("Entitlements") or {}).get("get-task-allow")
     devices = None
     if profile is not None and not profile.get("ProvisionsAllDevices"):
-        devices = frozenset(_udid_key(d) for d in profile.get("ProvisionedDevices") or ())
+        devices = frozenset(udid_key(d) for d in profile.get("ProvisionedDevices") or ())
     expires = profile.get("ExpirationDate") if profile else None
     return Signing(
         get_task_allow=None if allow is None and not source else bool(allow),
@@ -78,7 +80,7 @@ def preflight(
     """
     errors: list[str] = []
     warnings: list[str] = []
-    if app.min_os and _version(app.min_os) > _version(ios):
+    if app.min_os and version_key(app.min_os) > version_key(ios):
         errors.append(
             f"{app.bundle_id} needs iOS {app.min_os} (MinimumOSVersion) and the phone runs {ios}: "
             "lower the deployment target or use a newer phone"
@@ -89,7 +91,7 @@ def preflight(
             f"its provisioning profile {signing.profile_name!r} expired on "
             f"{signing.expires:%Y-%m-%d}: renew it in Xcode (Signing & Capabilities) and rebuild"
         )
-    if signing.devices is not None and _udid_key(udid) not in signing.devices:
+    if signing.devices is not None and udid_key(udid) not in signing.devices:
         errors.append(
             f"its provisioning profile {signing.profile_name!r} does not list this phone "
             f"({udid}): register the phone in the developer portal (Xcode does it when the phone "
@@ -142,7 +144,7 @@ class InstallRecords:
     """
 
     def __init__(self, state_dir: Path, udid: str):
-        self.path = Path(state_dir) / "ios-installs" / f"{_udid_key(udid)}.json"
+        self.path = Path(state_dir) / "ios-installs" / f"{udid_key(udid)}.json"
 
     def _load(self) -> dict[str, dict[str, Any]]:
         try:
@@ -298,13 +300,3 @@ def _profile(blob: bytes) -> dict[str, Any] | None:
     except Exception:
         return None
     return value if isinstance(value, dict) else None
-
-
-def _udid_key(udid: str) -> str:
-    """UDIDs compare without dashes and case, as pymobiledevice3 and the portal do."""
-    return udid.replace("-", "").upper()
-
-
-def _version(text: str) -> tuple[int, ...]:
-    parts = tuple(int(p) for p in text.split(".") if p.isdigit())
-    return parts + (0,) * (3 - len(parts))

@@ -33,6 +33,8 @@ from harness.backends.ios_errors import (
 )
 from harness.errors import HarnessError
 from harness.inventory import Address, DeviceRecord, Inventory
+from harness.udid import same_udid, udid_key
+from harness.versions import major
 
 Status = Literal["ok", "fail", "warn", "skip"]
 # How the checks below add a line: (check, status, what was found, the fix).
@@ -151,9 +153,9 @@ async def _describe(found: Attached, address: Address | None, pmd3: Pmd3) -> Att
         found.name, found.model = values.get("DeviceName"), values.get("ProductType")
         found.ios, found.build = values.get("ProductVersion"), values.get("BuildVersion")
         found.paired = bool(lockdown.paired)
-        if found.paired and found.ios and _major(found.ios) >= 16:
+        if found.paired and found.ios and (major(found.ios) or 0) >= 16:
             found.developer_mode = bool(await lockdown.get_developer_mode_status())
-        elif found.ios and _major(found.ios) < 16:
+        elif found.ios and (major(found.ios) or 0) < 16:
             found.developer_mode = True  # nothing to switch on before iOS 16
     except Exception as exc:
         found.problem = f"{type(exc).__name__}: {exc}"
@@ -170,7 +172,7 @@ def reconcile(inventory: Inventory | None, seen: Survey) -> list[Row]:
     for record in inventory.devices if inventory else ():
         if record.backend != "ios" or not record.udid:
             continue
-        here = next((a for a in seen.attached if _same(a.udid, record.udid)), None)
+        here = next((a for a in seen.attached if same_udid(a.udid, record.udid)), None)
         row = Row(record.name, record.udid, here, record.ios, record.model)
         if here is None:
             label = usbmux_label(record.usbmux)
@@ -180,14 +182,14 @@ def reconcile(inventory: Inventory | None, seen: Survey) -> list[Row]:
                 else "not attached"
             )
         else:
-            claimed.add(_key(here.udid))
+            claimed.add(udid_key(here.udid))
             row.notes += declared_mismatches(
                 record, here.ios or "", here.build or "", here.model or ""
             )
             row.notes += _attached_notes(here)
         rows.append(row)
     for here in seen.attached:
-        if _key(here.udid) not in claimed:
+        if udid_key(here.udid) not in claimed:
             rows.append(
                 Row(None, here.udid, here, notes=["not in devices.yaml", *_attached_notes(here)])
             )
@@ -223,7 +225,7 @@ async def doctor(
         add("usbmuxd", "fail", f"{where.usbmuxd} does not answer", fix_usbmuxd(where))
         return _skip_rest(checks)
     add("usbmuxd", "ok", f"{where.usbmuxd} answers ({len(devices)} phone(s) attached)")
-    device = next((d for d in devices if _same(d.serial, where.udid)), None)
+    device = next((d for d in devices if same_udid(d.serial, where.udid)), None)
     if device is None:
         add("attached", "fail", f"{label}'s usbmuxd does not list {where.udid}", fix_attach(where))
         return _skip_rest(checks)
@@ -268,8 +270,8 @@ async def _with_lockdown(
         add("as declared", "warn", "; ".join(said))
     else:
         add("as declared", "ok", f"iOS {ios} ({values.get('BuildVersion')})")
-    major = _major(ios)
-    if major >= 16:
+    ios_major = major(ios) or 0
+    if ios_major >= 16:
         if not await lockdown.get_developer_mode_status():
             add("Developer Mode", "fail", "off", fix_developer_mode(where))
             add("disk image, tunnel", "skip", _AFTER_FAILURE)
@@ -277,7 +279,7 @@ async def _with_lockdown(
         add("Developer Mode", "ok", "on")
     else:
         add("Developer Mode", "ok", f"not needed on iOS {ios}")
-    kind = "Developer" if major < 17 else "Personalized"
+    kind = "Developer" if ios_major < 17 else "Personalized"
     async with pmd3.MobileImageMounterService(lockdown) as mounter:
         mounted = await mounter.is_image_mounted(kind)
     if mounted:
@@ -289,7 +291,7 @@ async def _with_lockdown(
             f"no {kind} developer disk image is mounted",
             fix_disk_image(where),
         )
-    if major < 17:
+    if ios_major < 17:
         add("tunnel", "skip", f"not needed on iOS {ios}")
     elif record.tunnel is None:
         add("tunnel", "fail", "devices.yaml names no tunnel", fix_tunnel(where))
@@ -303,7 +305,7 @@ async def _check_tunnel(where: Where, address: Address, pmd3: Pmd3, add: Add) ->
     except TunneldConnectionError:
         add("tunnel", "fail", f"tunneld does not answer at {address}", fix_tunnel(where))
         return
-    mine = next((v for k, v in tunnels.items() if _same(k, where.udid)), None)
+    mine = next((v for k, v in tunnels.items() if same_udid(k, where.udid)), None)
     if not mine:
         add(
             "tunnel",
@@ -378,16 +380,3 @@ def _skip_rest(checks: list[Check]) -> list[Check]:
 def _mux(address: Address | None) -> str | None:
     """pymobiledevice3's usbmux_address: HOST:PORT (it splits on ':', so no IPv6 here)."""
     return f"{address.host}:{address.port}" if address else None
-
-
-def _key(udid: str) -> str:
-    return udid.replace("-", "").upper()
-
-
-def _same(a: str, b: str) -> bool:
-    return _key(a) == _key(b)
-
-
-def _major(version: str) -> int:
-    head = version.split(".", 1)[0]
-    return int(head) if head.isdigit() else 0

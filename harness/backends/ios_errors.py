@@ -49,7 +49,7 @@ from pymobiledevice3.exceptions import (
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from harness.backends.ios_loop import LoopStopped, LoopTimeout
-from harness.errors import AppError, DeviceUnavailable, HarnessError, InfraError
+from harness.errors import AppError, DeviceUnavailable, HarnessError, InfraError, UsageError
 from harness.inventory import Address
 
 # How often a call that failed on a transient error is tried in all; the pauses between tries
@@ -301,7 +301,7 @@ def _install_error(exc: AppInstallError, name: str) -> AppError:
     )
 
 
-def _device_said(exc: DTXNsError, name: str, verb: str) -> HarnessError:
+def _device_said(exc: DTXNsError, name: str, verb: str) -> UsageError:
     """An NSError from the instruments server, e.g. a launch the phone refused."""
     info = exc.error.user_info or {}
     said = str(info.get("NSLocalizedDescription") or exc)
@@ -316,4 +316,4 @@ def _device_said(exc: DTXNsError, name: str, verb: str) -> HarnessError:
         )
     elif "not installed" in lowered or "no application" in lowered:
         hint = ": install the app first"
-    return HarnessError(f"{name}: {verb}: the phone refused: {said}{hint}")
+    return UsageError(f"{name}: {verb}: the phone refused: {said}{hint}")

@@ -15,7 +15,7 @@ import contextlib
 import posixpath
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -189,7 +189,7 @@ class LogReader:
                 return
             await asyncio.sleep(self._waits[min(failures, len(self._waits)) - 1])
 
-    async def _read_once(self) -> AsyncIterator[LogEntry]:
+    async def _read_once(self) -> AsyncGenerator[LogEntry, None]:
         """The entries of one connection, until it ends."""
         provider = await self._connect()
         try:

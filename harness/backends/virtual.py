@@ -3,9 +3,10 @@
 It implements the Device contract so the suites and the harness run without hardware. It
 installs real bundles (reading their Info.plist), runs the probe plan, and writes the log
 lines iOS writes, in iOS's own wording, so the same parser and the same assertions serve both
-backends. Every policy names its source: bg-facts.md (../shared/research) section and the
-primary source cited there. Network and lock state outlive the process, as on a phone, so a
-crashed run really leaves the virtual iPhone offline until the journal restores it.
+backends. Every policy names its fact: a bare `B1` in a comment here is `facts B1`, the
+heading B1 of docs/facts.md, which gives the primary source and its confidence. Network and
+lock state outlive the process, as on a phone, so a crashed run really leaves the virtual
+iPhone offline until the journal restores it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from harness.appbundle import AppInfo, assemble_ipa, read_app
 from harness.clock import VirtualClock, _Timer
 from harness.debugger import parse_simulate_command
 from harness.device import NETWORK_PROFILES, DeviceInfo, Progress
-from harness.errors import DebuggerError, HarnessError, Unsupported, UsageError
+from harness.errors import DebugUsageError, Unsupported, UsageError
 from harness.events import LogEntry
 from harness.inventory import DeviceRecord
 from harness.logstream import QueueLogStream
@@ -205,7 +206,7 @@ class VirtualIPhone:
 
     def launch(self, bundle_id: str, env: dict[str, str], args: list[str]) -> int:
         if bundle_id not in self._apps:
-            raise HarnessError(f"{self.name}: {bundle_id} is not installed; install it first")
+            raise UsageError(f"{self.name}: {bundle_id} is not installed; install it first")
         for proc in self._processes_of(bundle_id):
             self._terminate(proc)
         plan = plan_from_json(env[PLAN_ENV]) if PLAN_ENV in env else self._relaunch_plan(bundle_id)
@@ -227,7 +228,7 @@ class VirtualIPhone:
     def kill(self, pid: int) -> None:
         proc = self._processes.get(pid)
         if proc is None:
-            raise HarnessError(f"{self.name}: no process {pid} to kill")
+            raise UsageError(f"{self.name}: no process {pid} to kill")
         # A10 [L]: a SIGKILL is not the user's swipe; the app stays eligible for relaunch.
         self._terminate(proc)
 
@@ -301,7 +302,7 @@ class VirtualIPhone:
 
     def debugger(self, pid: int) -> _VirtualDebugSession:
         if pid not in self._processes:
-            raise DebuggerError(
+            raise DebugUsageError(
                 f"{self.name}: cannot attach to pid {pid}: no such process "
                 "(the app is not running; launch it first)"
             )
@@ -763,13 +764,13 @@ class _VirtualDebugSession:
 
     def evaluate(self, command: str) -> str:
         if not self._attached:
-            raise DebuggerError("evaluate() after detach(): attach again")
+            raise DebugUsageError("evaluate() after detach(): attach again")
         proc = self._phone._processes.get(self._pid)
         if proc is None:
-            raise DebuggerError(f"process {self._pid} exited while attached")
+            raise DebugUsageError(f"process {self._pid} exited while attached")
         parsed = parse_simulate_command(command)
         if parsed is None:
-            raise DebuggerError(
+            raise DebugUsageError(
                 "the virtual iPhone's debugger evaluates only the two simulate commands "
                 f"of Apple's recipe (harness.debugger), not {command!r}",
                 transcript=f"(lldb) {command}\nerror: unsupported by the virtual iPhone",

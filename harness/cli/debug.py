@@ -18,7 +18,6 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Literal
 
 from harness.appbundle import AppInfo, read_app
@@ -28,12 +27,12 @@ from harness.events import Event
 from harness.lab import Lab
 from harness.lease import Holder, LeaseDir, Leases, default_lease_dir
 from harness.session import App, Session
+from harness.state import state_dir
 
 Action = Literal["trigger", "expire"]
 # Device seconds to keep listening after the answer: the launch handler starts within
-# milliseconds of a simulated launch on a phone (A2), and an expiration handler as fast (A3).
+# milliseconds of a simulated launch on a phone (facts A2), an expiration as fast (facts A3).
 FOLLOW_S = 3.0
-STATE_DIR = Path("reports/.state")
 
 
 @dataclass(frozen=True)
@@ -138,8 +137,9 @@ def format_answer(answer: Answer) -> list[str]:
         f"{answer.received.kind} at {when} UTC. What it logged (device seconds from the answer):"
     ]
     for event in answer.events:
-        known = event.time is not None and origin is not None
-        at = f"{event.time - origin:+8.3f}" if known else " " * 8
+        at = " " * 8
+        if event.time is not None and origin is not None:
+            at = f"{event.time - origin:+8.3f}"
         attrs = " ".join(f"{key}={value}" for key, value in sorted(event.attrs.items()))
         mark = "  <- answer" if event is answer.received else ""
         line = f"  {at}  {event.source:<12} {event.kind:<24} {event.task or '-'}  {attrs}"
@@ -177,7 +177,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     check_task_id(args.task)  # before devices.yaml is even read
     # The device is held for the few seconds of the simulate, so a run using it says so at once.
     leases = Leases(LeaseDir(default_lease_dir()), Holder.this_process(), say=_stderr)
-    lab = Lab.load(args.devices, state_dir=STATE_DIR, say=_stderr, leases=leases)
+    lab = Lab.load(args.devices, state_dir=state_dir(args.devices), say=_stderr, leases=leases)
     try:
         answer = simulate(
             lab, args.device, args.app, args.task, args.verb, follow_s=args.follow, say=_stderr
@@ -200,7 +200,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
         ),
         "expire": (
             "expire a task started by `bgharness trigger`, through lldb",
-            "Only a task started by a simulated launch can be expired this way (bg-facts A3).",
+            "Only a task started by a simulated launch can be expired this way (facts A3).",
         ),
     }
     for verb, (short, more) in helps.items():

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness.errors import DeviceUnavailable, HarnessError, UsageError
+from harness.errors import DeviceUnavailable, InfraError, UsageError
 from harness.inventory import DeviceRecord, Inventory, load_inventory
 
 if TYPE_CHECKING:  # the backend imports pymobiledevice3: only when a verb here runs
@@ -141,7 +141,7 @@ def cmd_doctor(args: argparse.Namespace) -> None:
         if any(c.status == "fail" for c in checks):
             failed.append(record.name)
     if failed:
-        raise HarnessError(
+        raise InfraError(
             f"doctor: {', '.join(failed)} {'is' if len(failed) == 1 else 'are'} not ready; "
             "the fixes are above"
         )

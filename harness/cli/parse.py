@@ -32,6 +32,7 @@ from harness.logparse import (
     parse_file,
     parse_since,
 )
+from harness.state import state_dir
 
 FAMILIES = sorted({kind.split(".")[0] + "." for kind in KINDS})
 COLUMNS = ("time (UTC)", "kind", "task", "source", "process", "pid", "attrs")
@@ -158,7 +159,7 @@ def _say(line: str) -> None:
 def _follow_device(args: argparse.Namespace, selection: Selection) -> None:
     """A device's live log until it ends or Ctrl-C; --count prints the count at the end."""
     devices = Path(args.devices)
-    lab = Lab.load(devices, devices.absolute().parent / "reports" / ".state", _say)
+    lab = Lab.load(devices, state_dir(devices), _say)
     try:
         stream = lab.open(args.device).log_stream()
         _say(f"reading {args.device}'s log; Ctrl-C stops")

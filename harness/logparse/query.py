@@ -14,7 +14,7 @@ from harness.events import KINDS
 
 
 class UnknownKind(ValueError):
-    """A kind that is none of DESIGN.md's (harness.events.KINDS) nor a prefix of some."""
+    """A kind that is none of harness.events.KINDS nor a prefix of some."""
 
     def __init__(self, name: str):
         self.name = name

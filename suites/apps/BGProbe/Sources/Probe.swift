@@ -1,6 +1,6 @@
 // Probe: every step the app takes, reported as `bgprobe {json}` on os_log subsystem
 // dev.bgharness.probe, category lifecycle. bgharness's log parser reads these lines; the
-// "event" values are the event kinds of DESIGN.md (harness/events.py), so the virtual iPhone
+// "event" values are the event kinds of harness/events.py (docs/architecture.md), so the virtual iPhone
 // and this app write the same thing.
 
 import Foundation

@@ -1,6 +1,6 @@
 // Registration, submission and the launch handlers, exactly as the plan says. Handlers run on
 // the scheduler's own background queue (register(using: nil)); nothing here is main-actor
-// isolated (bg-facts B7: actor-isolated handler closures trap under Swift 6).
+// isolated (facts B7: actor-isolated handler closures trap under Swift 6).
 
 import BackgroundTasks
 import Foundation
@@ -11,7 +11,7 @@ final class Scheduler {
     private var plan = Plan()
 
     /// Called from application(_:didFinishLaunchingWithOptions:): every handler must be
-    /// registered before launch finishes (bg-facts B7).
+    /// registered before launch finishes (facts B7).
     func start(reason: String) {
         let (plan, launchedWithPlan) = Plan.current()
         self.plan = plan
@@ -95,7 +95,7 @@ final class Scheduler {
         Plan.Request(type: type(of: task), id: task.identifier)
     }
 
-    // -- Keychain probe (bg-facts B8) -----------------------------------------------------------
+    // -- Keychain probe (facts B8) -----------------------------------------------------------
 
     private static func account(_ accessibility: String) -> String { "bgprobe.\(accessibility)" }
 
