@@ -148,9 +148,12 @@ def test_keychain_reads_report_their_status_on_success_too(bg_app):
     assert ok.attrs["status"] == 0
 
 
-def test_a_continued_task_from_a_tap_runs_and_one_without_is_cancelled_with_a_note(bg_app, phone):
+def test_a_continued_task_from_a_tap_runs_and_one_without_is_cancelled_with_a_note(
+    bg_app, phone, monkeypatch
+):
     bg, app = bg_app
-    log = phone.log_stream()
+    log, write = [], phone._log
+    monkeypatch.setattr(phone, "_log", lambda *a, **k: (log.append(a), write(*a, **k))[1])
     tapped, auto = app.task("continued", "tap-1"), app.task("continued", "auto-1")
     app.launch(
         {
@@ -165,8 +168,7 @@ def test_a_continued_task_from_a_tap_runs_and_one_without_is_cancelled_with_a_no
     bg.expect("app.tapped", source="probe", name="start")
     bg.expect("task.completed", tapped, source="probe", success=True, within=20)
     bg.expect_none("task.expired", tapped, during=1)
-    log.close()
-    notes = [e.message for e in log if e.subsystem == "dev.bgharness.virtual"]
+    notes = [a[3] for a in log if a[2][0] == "dev.bgharness.virtual"]
     assert len(notes) == 1 and auto in notes[0] and "uncertain (facts B3)" in notes[0]
 
 

@@ -24,6 +24,9 @@ MAX_UNITS = 1_000_000
 # errSecInteractionNotAllowed: the keychain item is not readable now (facts B8).
 ERR_SEC_INTERACTION_NOT_ALLOWED = -25308
 BG_ERROR_DOMAIN = "BGTaskSchedulerErrorDomain"
+# A progress unit that waits for the network tries again after its gap, but never sooner than
+# this: a gap of 0 while offline must not spin the clock in place.
+RETRY_MIN_S = 1.0
 
 Emit = Callable[[str, "str | None", dict[str, Any]], None]
 
@@ -296,8 +299,9 @@ class ProbeRunner:
         p = run.handler.progress
         assert p is not None
         if p.needs_network and not self.services.network_up():
-            # The unit waits for the network: try again after the same gap.
-            run.timer = self.clock.call_later(gap, lambda: self._tick(run, gap))
+            # The unit waits for the network: try again after the same gap (RETRY_MIN_S at least).
+            retry = max(gap, RETRY_MIN_S)
+            run.timer = self.clock.call_later(retry, lambda: self._tick(run, gap))
             return
         run.done += 1
         run.handle.set_progress(p.as_, run.done, run.total)
