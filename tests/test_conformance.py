@@ -37,3 +37,15 @@ def test_a_changed_expectation_fails():
     tampered = [dict(e) for e in fixture["events"]]
     tampered[3]["total"] = 5
     assert events != tampered
+
+
+def test_the_readme_event_table_is_generated_from_events_py():
+    from harness.events import probe_events_markdown
+    from tests.paths import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    begin, end = "<!-- probe-events:begin -->\n", "<!-- probe-events:end -->"
+    table = readme[readme.index(begin) + len(begin) : readme.index(end)]
+    assert table == probe_events_markdown(), (
+        "regenerate: python -c 'from harness.events import probe_events_markdown as m; print(m())'"
+    )

@@ -3,12 +3,9 @@ import shutil
 import subprocess
 import sys
 import venv
-from pathlib import Path
 
 import jsonschema
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from harness.errors import PlanError
 from harness.plan import Handler, build_plan, fresh_id, plan_from_json, schema_text
@@ -111,7 +108,9 @@ def test_an_installed_wheel_builds_a_plan_and_parses_a_log(tmp_path):
     shutil.copytree(ROOT / "harness", src / "harness", ignore=shutil.ignore_patterns("__pycache__"))
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(src)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert built.returncode == 0, built.stderr[-3000:]
     env = tmp_path / "venv"
@@ -125,7 +124,9 @@ def test_an_installed_wheel_builds_a_plan_and_parses_a_log(tmp_path):
     wheel = next(wheels.glob("bgharness-*.whl"))
     done = subprocess.run(
         [str(py), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     log = tmp_path / "device.log"

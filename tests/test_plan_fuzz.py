@@ -4,15 +4,17 @@ Never a traceback, never a hang: every number a valid plan may hold is bounded b
 the probe sets its timers one at a time. Found inputs stay as @example regression cases.
 """
 
-import pytest
+import json
+
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from harness.appbundle import read_app
 from harness.backends.virtual import VirtualIPhone
 from harness.errors import PlanError
 from harness.inventory import DeviceRecord
 from harness.journal import Journal
-from harness.session import Session
+from harness.session import App, Session
 from tests.paths import PROBE_PLIST
 
 B = "dev.bgharness.probe"
@@ -66,29 +68,42 @@ plans = st.fixed_dictionaries(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(plan=plans)
-@example(plan={"register": ["refresh"], "submit": [{"type": "refresh", "id": "refresh"}],
-               "handler": {"work_s": 1e6, "progress": {"every_s": 1e-300}}})
-@example(plan={"register": ["refresh"],
-               "submit": [{"type": "refresh", "id": "refresh", "earliest_begin_s": 1e308}]})
+@example(
+    plan={
+        "register": ["refresh"],
+        "submit": [{"type": "refresh", "id": "refresh"}],
+        "handler": {"work_s": 1e6, "progress": {"every_s": 1e-300}},
+    }
+)
+@example(
+    plan={
+        "register": ["refresh"],
+        "submit": [{"type": "refresh", "id": "refresh", "earliest_begin_s": 1e308}],
+    }
+)
 @example(plan={"handler": {"work_s": float("nan")}})
 @example(plan={"register": ["refresh\n"]})
-@example(plan={"register": [f"{B}.continued.x"], "taps": {"start": [{"submit": {
-    "type": "continued", "id": f"{B}.continued.x"}}]},
-    "handler": {"work_s": 1e6, "progress": {"gaps_s": [0, 0], "needs_network": True}}})
+@example(
+    plan={
+        "register": [f"{B}.continued.x"],
+        "taps": {"start": [{"submit": {"type": "continued", "id": f"{B}.continued.x"}}]},
+        "handler": {"work_s": 1e6, "progress": {"gaps_s": [0, 0], "needs_network": True}},
+    }
+)
 def test_a_plan_ends_in_success_or_one_plan_error(tmp_path_factory, plan):
     state = tmp_path_factory.mktemp("fuzz")
     phone = VirtualIPhone.open(DeviceRecord(name="v", backend="virtual"), state)
     phone.install(PROBE_PLIST)
     bg = Session(phone, Journal(state))
     try:
-        from harness.appbundle import read_app
-        from harness.session import App
-
         app = App(bg, read_app(PROBE_PLIST))
         try:
             app.launch(plan)
         except PlanError as exc:
-            assert "\n  plan" in str(exc) or "plan" in str(exc).splitlines()[0]
+            assert "plan" in str(exc).splitlines()[-1]
+            # The same text straight to the app (NaN and all): the probe says plan.rejected.
+            phone.launch(app.bundle_id, {"BGPROBE_PLAN": json.dumps(plan)}, [])
+            bg.expect("plan.rejected", source="probe", within=1)
             return
         phone.set_network("offline")
         if "taps" in plan and app.pid is not None:
@@ -100,6 +115,3 @@ def test_a_plan_ends_in_success_or_one_plan_error(tmp_path_factory, plan):
     finally:
         bg.close()
         phone.close()
-
-
-pytest.importorskip("hypothesis")

@@ -55,7 +55,9 @@ def test_probekits_xctest_passes_every_fixture(built):
 @pytest.mark.parametrize(("name", "fails"), [("RightCall", False), ("WrongCall", True)])
 def test_a_wrong_call_against_the_headers_does_not_compile(built, name, fails):
     swiftc = built.with_name("swiftc")
-    done = _run(str(swiftc), "-typecheck", "-I", ".build/debug/Modules", f"NegativeCompile/{name}.swift")
+    done = _run(
+        str(swiftc), "-typecheck", "-I", ".build/debug/Modules", f"NegativeCompile/{name}.swift"
+    )
     assert (done.returncode != 0) == fails, done.stderr[-3000:]
     if fails:
         assert "has no member 'submitTaskRequest'" in done.stderr

@@ -143,7 +143,11 @@ def test_keychain_reads_report_their_status_on_success_too(bg_app):
     with bg.locked():
         bg.trigger(app.task("refresh"))
         locked = bg.expect("keychain.locked", app.task("refresh"), source="probe")
-        ok = bg.expect("keychain.read", app.task("refresh"), accessibility="after_first_unlock_this_device_only")
+        ok = bg.expect(
+            "keychain.read",
+            app.task("refresh"),
+            accessibility="after_first_unlock_this_device_only",
+        )
     assert locked.attrs == {"accessibility": "when_unlocked", "status": -25308}
     assert ok.attrs["status"] == 0
 
@@ -175,13 +179,15 @@ def test_a_continued_task_from_a_tap_runs_and_one_without_is_cancelled_with_a_no
 def test_tapping_a_button_the_plan_does_not_have_names_the_ones_it_has(bg_app, phone):
     _, app = bg_app
     app.launch({"taps": {"start": []}})
-    with pytest.raises(UsageError, match="bgprobe.tap.start"):
+    with pytest.raises(UsageError, match=r"bgprobe\.tap\.start"):
         app.tap("stop")
 
 
 def test_registering_an_identifier_twice_kills_the_app(bg_app):
     bg, app = bg_app
-    app.launch({"register": ["refresh", "refresh"], "submit": [{"type": "refresh", "id": "refresh"}]})
+    app.launch(
+        {"register": ["refresh", "refresh"], "submit": [{"type": "refresh", "id": "refresh"}]}
+    )
     bg.expect("task.registered", app.task("refresh"), source="probe")
     bg.expect_none("task.submitted", app.task("refresh"), during=5)
     assert app.pid is None
@@ -230,3 +236,19 @@ def test_network_and_lock_outlive_the_connection(tmp_path):
     phone.close()
     again = make_phone(tmp_path)
     assert again.locked() and again._network == "offline"
+
+
+def test_a_fast_progress_plan_keeps_one_timer_at_a_time(bg_app, phone):
+    """Issue 14: timers are created as the previous one fires, never all up front."""
+    bg, app = bg_app
+    task = app.task("continued", "fast-1")
+    app.launch(
+        {
+            "register": [task],
+            "taps": {"start": [{"submit": {"type": "continued", "id": task}}]},
+            "handler": {"work_s": 1e6, "progress": {"every_s": 0.01}},
+        }
+    )
+    app.tap("start")
+    bg.expect("task.progress", task, source="probe", completed=50, within=5)
+    assert len(phone._clock._clock._timers) < 50

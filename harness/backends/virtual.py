@@ -21,10 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.appbundle import AppInfo, assemble_ipa, read_app
+from harness.backends.virtual_probe import ERR_SEC_INTERACTION_NOT_ALLOWED, ProbeRunner
 from harness.clock import VirtualClock, _Timer
 from harness.debugger import parse_simulate_command
 from harness.device import NETWORK_PROFILES, DeviceInfo, Progress
-from harness.backends.virtual_probe import ERR_SEC_INTERACTION_NOT_ALLOWED, ProbeRunner
 from harness.errors import DebuggerError, HarnessError, PlanError, Unsupported, UsageError
 from harness.events import LogEntry
 from harness.inventory import DeviceRecord
@@ -117,6 +117,7 @@ class _Running:
     title: str = ""
     timers: list[_Timer] = field(default_factory=list)
     stall: _Timer | None = None
+    last_progress: float = 0.0
 
     @property
     def description(self) -> str:
@@ -231,7 +232,9 @@ class _ProbeSystem:
         # locked and a write (a new file) works (uncertain: the model's reading of B8).
         if not self._phone._locked:
             return True
-        return not (protection == "complete" or (protection == "complete_unless_open" and op == "read"))
+        return not (
+            protection == "complete" or (protection == "complete_unless_open" and op == "read")
+        )
 
     def begin_background_task(self, name: str, on_expire: Callable[[], None]) -> None:
         # B4 [M]: about 30 s before the expiration handler; the model counts from the begin.
@@ -743,10 +746,22 @@ class VirtualIPhone:
         return run
 
     def _arm_stall(self, proc: _Process, run: _Running) -> None:
-        """B3: progress is a continued task's liveness signal; silence means expiration."""
-        if run.stall is not None:
-            run.stall.cancel()
-        run.stall = self._clock.call_later(CONTINUED_STALL_S, lambda: self._expire(proc, run))
+        """B3: progress is a continued task's liveness signal; silence means expiration.
+
+        One timer per task: a report only moves `last_progress`; when the timer fires early it
+        sets itself again for the silence still owed (never a timer per report).
+        """
+        run.last_progress = self._clock.now()
+
+        def check() -> None:
+            due = run.last_progress + CONTINUED_STALL_S
+            if self._clock.now() >= due:
+                self._expire(proc, run)
+            else:
+                run.stall = self._clock.call_at(due, check)
+
+        if run.stall is None:
+            run.stall = self._clock.call_later(CONTINUED_STALL_S, check)
 
     def _complete(self, proc: _Process, run: _Running, success: bool) -> None:
         if proc.running.get(run.task) is not run:

@@ -215,12 +215,16 @@ class ProbeRunner:
                 self.emit("keychain.locked", task, dict(attrs))
         elif kind == "file":
             ok = self.services.file_access(arg["op"], arg["protection"])
-            self.emit("file.access", task, {"op": arg["op"], "protection": arg["protection"], "ok": ok})
+            self.emit(
+                "file.access", task, {"op": arg["op"], "protection": arg["protection"], "ok": ok}
+            )
         elif kind == "background_task":
             self._background_task(arg, task)
         elif kind == "upload":
             size = arg["bytes"]
-            self.services.upload(size, lambda error: self.emit("upload.finished", task, {"error": error}))
+            self.services.upload(
+                size, lambda error: self.emit("upload.finished", task, {"error": error})
+            )
             self.emit("upload.started", task, {"bytes": size})
         elif kind == "allocate_mb":
             ok = self.services.allocate(arg)

@@ -10,6 +10,7 @@ let standIns = ["BackgroundTasks", "UIKit", "Security", "Metal", "os"]
 
 let package = Package(
     name: "BGProbe",
+    products: [.library(name: "ProbeKit", targets: ["ProbeKit"])],
     targets: [
         .target(name: "ProbeKit", path: "ProbeKit/Sources/ProbeKit"),
         .testTarget(name: "ProbeKitTests", dependencies: ["ProbeKit"], path: "ProbeKit/Tests/ProbeKitTests"),
