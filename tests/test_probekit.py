@@ -62,3 +62,10 @@ def test_a_wrong_call_against_the_headers_does_not_compile(built, name, fails):
     if fails:
         assert "has no member 'submitTaskRequest'" in done.stderr
         assert "cannot convert value of type '(String) -> ()'" in done.stderr
+
+
+@pytest.mark.skipif(shutil.which("xcodebuild") is not None, reason="this machine has Xcode")
+def test_make_probe_says_it_needs_xcode():
+    done = subprocess.run(["make", "-s", "probe"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "make probe needs a Mac with Xcode (xcodebuild not found)" in done.stdout + done.stderr

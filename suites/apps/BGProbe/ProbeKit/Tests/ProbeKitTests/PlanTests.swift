@@ -15,6 +15,16 @@ final class PlanTests: XCTestCase {
         }
     }
 
+    /// Every plan the suites and the virtual iPhone's tests launch (recorded by
+    /// tests/test_suite_plans.py, which fails when this file is stale).
+    func testEverySuitePlanDecodes() throws {
+        let recorded = try Repo.json(Repo.app.appendingPathComponent("conformance/suite-plans.json")).array
+        XCTAssertGreaterThanOrEqual(recorded.count, 20)
+        for plan in recorded {
+            if case .failure(let e) = Plan.decode(plan.text) { XCTFail("\(plan.text): \(e)") }
+        }
+    }
+
     func testEveryInvalidPlanIsRefusedWithItsPath() {
         for case let item in plans["invalid"]!.array {
             switch Plan.decode(item["plan"]!.text) {
