@@ -33,7 +33,10 @@ $(STAMP): pyproject.toml
 device: install
 	$(BIN)/pytest -m device suites --alluredir=reports/allure-results --clean-alluredir $(PYTEST_DEVICE_ARGS)
 
-# The harness's own tests: no device needed.
+# The harness's own tests: no device needed. They include tests/test_probekit.py: swift build and
+# swift test of suites/apps/BGProbe (ProbeKit, the shell against its stand-ins, the conformance
+# table), skipped with the reason where there is no Swift toolchain (BGHARNESS_REQUIRE_SWIFT=1
+# makes that a failure, as CI does).
 test: install
 	$(BIN)/pytest tests
 
