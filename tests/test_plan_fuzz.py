@@ -1,10 +1,12 @@
-"""Fuzz: plans, valid or not, into the virtual iPhone end in success or one PlanError line.
+"""Fuzz: plans, valid or not, into the virtual iPhone end in success or one PlanError.
 
 Never a traceback, never a hang: every number a valid plan may hold is bounded by the schema and
-the probe sets its timers one at a time. Found inputs stay as @example regression cases.
+the probe sets its timers one at a time. BGHARNESS_FUZZ_EXAMPLES sets the budget (100 in make
+test; more for a nightly). Found inputs stay as @example regression cases.
 """
 
 import json
+import os
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -66,7 +68,11 @@ plans = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=int(os.environ.get("BGHARNESS_FUZZ_EXAMPLES", "100")),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 @given(plan=plans)
 @example(
     plan={

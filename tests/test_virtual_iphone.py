@@ -252,3 +252,15 @@ def test_a_fast_progress_plan_keeps_one_timer_at_a_time(bg_app, phone):
     app.tap("start")
     bg.expect("task.progress", task, source="probe", completed=50, within=5)
     assert len(phone._clock._clock._timers) < 50
+
+
+def test_a_late_registration_kills_the_app_but_a_continued_one_is_exempt(bg_app):
+    """B7: handlers register before launch finishes; B3: continued identifiers are exempt."""
+    bg, app = bg_app
+    continued = app.task("continued", "late-1")
+    app.launch({"taps": {"late": [{"register": continued}, {"register": "refresh"}]}})
+    app.tap("late")
+    bg.expect("task.registered", continued, source="probe")
+    bg.expect_none("task.registered", app.task("refresh"), source="probe", during=1)
+    bg.expect("task.registration_error", reason="too_late")
+    assert app.pid is None

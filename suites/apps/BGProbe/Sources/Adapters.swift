@@ -7,6 +7,7 @@ import Foundation
 import FoundationNetworking  // URLSession on Linux, for the type-check
 #endif
 import Metal
+import Network
 import ProbeKit
 import Security
 import UIKit
@@ -39,7 +40,8 @@ final class SchedulerAdapter: TaskScheduling {
         // `registerForTaskWithIdentifier:usingQueue:launchHandler:` returns NO for an identifier
         // not in BGTaskSchedulerPermittedIdentifiers; the handler runs on `queue`.
         BGTaskScheduler.shared.register(forTaskWithIdentifier: task, using: queue) { [weak self] task in
-            self?.runner?.run(TaskAdapter(task))
+            guard let self else { return }
+            self.runner?.run(TaskAdapter(task, queue: self.queue))
         }
     }
 
@@ -86,8 +88,12 @@ final class SchedulerAdapter: TaskScheduling {
 /// The BGTask a launch handler receives (BGTask.h).
 final class TaskAdapter: TaskHandle {
     let task: BGTask
+    let queue: DispatchQueue
     private var child: Progress?
-    init(_ task: BGTask) { self.task = task }
+    init(_ task: BGTask, queue: DispatchQueue) {
+        self.task = task
+        self.queue = queue
+    }
 
     var identifier: String { task.identifier }
     var type: String {
@@ -95,9 +101,14 @@ final class TaskAdapter: TaskHandle {
         if #available(iOS 26.0, *), task is BGContinuedProcessingTask { return "continued" }
         return "refresh"
     }
+    // BGTask.h: the system calls it on a queue of its choosing; the runner lives on `queue`.
+    private var handler: (() -> Void)?
     var expirationHandler: (() -> Void)? {
-        get { task.expirationHandler }
-        set { task.expirationHandler = newValue }
+        get { handler }
+        set {
+            handler = newValue
+            task.expirationHandler = newValue.map { run in { [queue] in queue.sync(execute: run) } }
+        }
     }
 
     func setProgress(form: String, completed: Int, total: Int) {
@@ -156,11 +167,18 @@ enum Keychain {
     }
 }
 
-final class ServicesAdapter: NSObject, Services, URLSessionTaskDelegate {
+/// All its state is touched on the runner's queue: the URLSession delegate is called there too.
+final class ServicesAdapter: NSObject, Services, URLSessionTaskDelegate, @unchecked Sendable {
+    private let queue: DispatchQueue
+    init(queue: DispatchQueue) { self.queue = queue }
     private var tasks: [String: UIBackgroundTaskIdentifier] = [:]
     private var uploads: [Int: (Int) -> Void] = [:]
     private var memory: [UnsafeMutableRawPointer] = []
-    private lazy var session = URLSession(configuration: Self.configuration, delegate: self, delegateQueue: nil)
+    private lazy var session: URLSession = {
+        let delegateQueue = OperationQueue()
+        delegateQueue.underlyingQueue = queue
+        return URLSession(configuration: Self.configuration, delegate: self, delegateQueue: delegateQueue)
+    }()
 
     // URLSessionConfiguration.background(withIdentifier:): the transfer is the system's (facts B5).
     // Linux's Foundation has no background sessions, so the type-check there uses .default.
@@ -170,17 +188,16 @@ final class ServicesAdapter: NSObject, Services, URLSessionTaskDelegate {
     static let configuration = URLSessionConfiguration.background(withIdentifier: "dev.bgharness.probe.upload")
     #endif
 
-    func networkUp() -> Bool {
-        // A cheap reachability stand-in: the probe's upload endpoint answers HEAD within 5 s.
-        var ok = false
-        let done = DispatchSemaphore(value: 0)
-        var request = URLRequest(url: Self.endpoint, timeoutInterval: 5)
-        request.httpMethod = "HEAD"
-        URLSession.shared.dataTask(with: request) { _, response, _ in ok = response != nil; done.signal() }.resume()
-        _ = done.wait(timeout: .now() + 6)
-        return ok
-    }
+    // NWPathMonitor (Network.framework): whether the phone has a usable path right now.
+    private let monitor: NWPathMonitor = {
+        let m = NWPathMonitor()
+        m.start(queue: DispatchQueue(label: "dev.bgharness.probe.network"))
+        return m
+    }()
 
+    func networkUp() -> Bool { monitor.currentPath.status == .satisfied }
+
+    /// Where uploads go: env BGPROBE_UPLOAD_URL (set it to a lab server), else example.com.
     static let endpoint = URL(string: ProcessInfo.processInfo.environment["BGPROBE_UPLOAD_URL"] ?? "https://example.com/")!
 
     func keychainRead(_ accessibility: String) -> Int { Keychain.read(accessibility) }
@@ -200,7 +217,8 @@ final class ServicesAdapter: NSObject, Services, URLSessionTaskDelegate {
 
     func beginBackgroundTask(_ name: String, onExpire: @escaping () -> Void) {
         // UIApplication.h: beginBackgroundTaskWithName:expirationHandler: (facts B4).
-        tasks[name] = UIApplication.shared.beginBackgroundTask(withName: name, expirationHandler: onExpire)
+        // Its expiration handler runs on the main thread; the runner lives on `queue`.
+        tasks[name] = UIApplication.shared.beginBackgroundTask(withName: name) { [queue] in queue.sync(execute: onExpire) }
     }
 
     func endBackgroundTask(_ name: String) {

@@ -38,7 +38,7 @@ final class Shell {
     func launch(reason: String) -> [String] {
         queue.sync {
             let scheduler = SchedulerAdapter(queue: queue)
-            runner = ProbeRunner(scheduling: scheduler, services: ServicesAdapter(), clock: DispatchClock(queue: queue)) { Log.write($0) }
+            runner = ProbeRunner(scheduling: scheduler, services: ServicesAdapter(queue: queue), clock: DispatchClock(queue: queue)) { Log.write($0) }
             scheduler.runner = runner
             if let text = ProcessInfo.processInfo.environment["BGPROBE_PLAN"] {
                 switch Plan.decode(text) {
