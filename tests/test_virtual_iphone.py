@@ -264,3 +264,16 @@ def test_a_late_registration_kills_the_app_but_a_continued_one_is_exempt(bg_app)
     bg.expect_none("task.registered", app.task("refresh"), source="probe", during=1)
     bg.expect("task.registration_error", reason="too_late")
     assert app.pid is None
+
+
+def test_the_probes_events_carry_only_the_documented_attrs(bg_app):
+    """The Swift probe cannot know whether a launch was simulated: no `simulated=` from it."""
+    bg, app = bg_app
+    app.launch({"register": ["refresh"], "submit": [{"type": "refresh", "id": "refresh"}]})
+    bg.trigger(app.task("refresh"))
+    launched = bg.expect("task.launched", app.task("refresh"), source="probe")
+    bg.expire(app.task("refresh"))
+    expired = bg.expect("task.expired", app.task("refresh"), source="probe")
+    assert launched.attrs == {"type": "refresh"} and expired.attrs == {}
+    with pytest.raises(ExpectationFailed):
+        bg.expect("task.launched", app.task("refresh"), source="probe", simulated=True, within=1)
