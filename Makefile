@@ -11,8 +11,14 @@ PYTEST_DEVICE_ARGS ?=
 ALLURE_VERSION ?= 3.18.0
 ALLURE_STAMP   := .allure/.installed-$(ALLURE_VERSION)
 REPORT_RESULTS ?= reports/allure-results
+# An Allure command to use instead of installing it from npm (CI passes its offline copy):
+#   make report ALLURE=.allure/bin/allure   (.ci/run writes it: node …/allure-3.18.0/…/cli.js)
+ALLURE ?=
+# `make probe` (a Mac with Xcode): the development-signed BGProbe.ipa, team from the environment.
+PROBE_DIR := suites/apps/BGProbe
+PROBE_IPA ?= $(PROBE_DIR)/build/BGProbe.ipa
 
-.PHONY: install device test bench report lint clean
+.PHONY: install device test bench report lint clean probe
 
 install: $(STAMP)
 
@@ -27,7 +33,10 @@ $(STAMP): pyproject.toml
 device: install
 	$(BIN)/pytest -m device suites --alluredir=reports/allure-results --clean-alluredir $(PYTEST_DEVICE_ARGS)
 
-# The harness's own tests: no device needed.
+# The harness's own tests: no device needed. They include tests/test_probekit.py: swift build and
+# swift test of suites/apps/BGProbe (ProbeKit, the shell against its stand-ins, the conformance
+# table), skipped with the reason where there is no Swift toolchain (BGHARNESS_REQUIRE_SWIFT=1
+# makes that a failure, as CI does).
 test: install
 	$(BIN)/pytest tests
 
@@ -37,8 +46,22 @@ bench: install
 
 # The HTML report (reports/html/index.html) from REPORT_RESULTS: one allure-results folder, or
 # several (a nightly's downloaded artifacts), merged; `bgharness report --help` says more.
-report: install $(ALLURE_STAMP)
-	$(BIN)/bgharness report $(REPORT_RESULTS) --output reports/html
+report: install $(if $(ALLURE),,$(ALLURE_STAMP))
+	$(BIN)/bgharness report $(REPORT_RESULTS) --output reports/html $(if $(ALLURE),--allure "$(ALLURE)",)
+
+# xcodegen + xcodebuild: archive and export a development-signed .ipa (get-task-allow, for the
+# debugger bridge) to PROBE_IPA, the path devices.yaml's apps.BGProbe.path names.
+probe:
+	@command -v xcodebuild >/dev/null || { echo "make probe needs a Mac with Xcode (xcodebuild not found); on Linux, make test builds and tests ProbeKit with swift instead"; exit 1; }
+	@command -v xcodegen >/dev/null || { echo "make probe needs xcodegen: brew install xcodegen"; exit 1; }
+	@test -n "$$BGPROBE_TEAM" || { echo "make probe needs your Apple Developer team id: BGPROBE_TEAM=ABCDE12345 make probe"; exit 1; }
+	cd $(PROBE_DIR) && xcodegen generate
+	cd $(PROBE_DIR) && xcodebuild -project BGProbe.xcodeproj -scheme BGProbe -configuration Debug \
+		-destination generic/platform=iOS -archivePath build/BGProbe.xcarchive archive \
+		DEVELOPMENT_TEAM=$$BGPROBE_TEAM
+	cd $(PROBE_DIR) && xcodebuild -exportArchive -archivePath build/BGProbe.xcarchive \
+		-exportPath build -exportOptionsPlist ExportOptions.plist
+	@echo "built $(PROBE_IPA)"
 
 $(ALLURE_STAMP):
 	@command -v npm >/dev/null || { echo "make report needs Node.js 20+ with npm: https://nodejs.org"; exit 1; }

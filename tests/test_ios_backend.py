@@ -643,3 +643,21 @@ def test_the_endpoint_is_what_the_lldb_bridge_parses(opened):
     phone = FakePhone("26.1", "iPhone17,3")
     device = opened(phone, modern_record())
     assert lldb.parse_endpoint(device.debug_endpoint()) == Address("fd7a:115c:a1e0::1", 50321)
+
+
+def test_tap_finds_the_element_by_accessibility_id_through_webdriveragent(opened):
+    phone = FakePhone("26.1", "iPhone17,3")
+    device = opened(phone, modern_record(wda="http://127.0.0.1:8100"))
+    phone.pmd3.WdaClient.side_effect = None
+    client = phone.pmd3.WdaClient.return_value = MagicMock(name="WDA")
+    client.find_element.return_value = "element-7"
+    device.tap("bgprobe.tap.start")
+    using, value = client.find_element.call_args.args[:2]
+    assert (using, value) == ("accessibility id", "bgprobe.tap.start")
+    assert client.click.call_args.args[0] == "element-7"
+
+
+def test_tap_without_webdriveragent_is_unsupported(opened):
+    device = opened(FakePhone("26.1", "iPhone17,3"), modern_record())
+    with pytest.raises(Unsupported, match=r"tap bgprobe\.tap\.start is not supported"):
+        device.tap("bgprobe.tap.start")
