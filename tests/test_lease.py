@@ -4,7 +4,6 @@ import json
 import multiprocessing
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -86,7 +85,8 @@ def test_a_lease_from_another_host_expires_after_its_ttl_when_its_heartbeat_stop
     with pytest.raises(DeviceBusy):
         Leases(folder, me(), ttl=30).acquire(KEY, "phone-a")
     said: list[str] = []
-    lease = Leases(folder, me(), ttl=30, wait=60, say=said.append, poll=0.05).acquire(KEY, "phone-a")
+    waiting = Leases(folder, me(), ttl=30, wait=60, say=said.append, poll=0.05)
+    lease = waiting.acquire(KEY, "phone-a")
     assert lease.record.holder.host != "lab-mac-9"
     assert any("took over a stale lease: its holder (pid 4242" in line for line in said)
     assert any("on lab-mac-9) last renewed it" in line for line in said)
