@@ -468,6 +468,10 @@ def bg(request: pytest.FixtureRequest, device: Device) -> Iterator[Session]:
         yield session
     finally:
         session.close()
+    try:  # a lease lost during the test (its heartbeat could not write) fails it here
+        plugin.lab.check_lease(device.name, "bg teardown")
+    except LeaseError as exc:
+        raise _failure(exc) from None
 
 
 @pytest.fixture

@@ -271,6 +271,7 @@ class Session:
 
     def _undo(self, p: Perturbation) -> None:
         if p in self._active:
+            self._journal.mark_undoing(p)  # a stop from here on is not "left applied"
             UNDO[p.kind](self.device)
             self._active.remove(p)
             self._journal.remove(p)
@@ -317,15 +318,26 @@ class Session:
 def recover(device: Device, journal: Journal) -> list[str]:
     """Undo what crashed runs left applied on `device`; one line for each thing restored."""
     said = []
+    journal.clean_tmp(device.name)
     for p in journal.abandoned(device.name):
+        # A lock already undone needs nothing; a network undo is harmless to repeat.
+        already = p.kind == "lock" and not device.locked()
         try:
-            UNDO[p.kind](device)
+            if not already:
+                UNDO[p.kind](device)
         except HarnessError as exc:
             said.append(f"{device.name}: could not undo {p.describe()}: {exc}")
             continue
         journal.remove(p)
         undone = "restored the network" if p.kind == "network" else "unlocked the device"
-        said.append(f"{device.name}: {undone}: a crashed run left it ({p.describe()})")
+        if already:
+            said.append(f"{device.name}: removed a stale journal entry ({p.describe()})")
+        elif p.undoing:
+            said.append(
+                f"{device.name}: {undone} again: a run stopped while undoing it ({p.describe()})"
+            )
+        else:
+            said.append(f"{device.name}: {undone}: a crashed run left it ({p.describe()})")
     return said
 
 
