@@ -68,8 +68,6 @@ MARKERS = (
 DEFAULT_DEVICE_WAIT_S = 1800.0
 # A session action that may wait this many real seconds or more gets a line when it starts.
 DEFAULT_PROGRESS_AFTER_S = 60.0
-# At most this many log lines go into a failing test's log attachment (the newest).
-MAX_LOG_LINES = 20_000
 LEASE_TTL_ENV = "BGHARNESS_LEASE_TTL"
 
 _plugin_key = pytest.StashKey["DevicePlugin"]()
@@ -107,6 +105,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         default=None,
         help="where failing tests leave their log and events (default: reports/artifacts)",
+    )
+    group.addoption(
+        "--bg-full-log",
+        action="store_true",
+        help="attach the whole device log to a failing test (default: only the app's lines and "
+        "the background-task daemons'; reports get published)",
     )
     group.addoption(
         "--device-wait",
@@ -412,21 +416,26 @@ class DevicePlugin:
     def _leave_evidence(self, session: Session, item: pytest.Item) -> None:
         """Attach what QA needs to judge a failure, to Allure and to reports/artifacts/<test>/."""
         try:
-            files = _evidence(session, item.name)
+            files = _evidence(session, item.name, self.config.getoption("bg_full_log"))
         except Exception as exc:  # evidence must never hide the test's own failure
             self.say(f"{session.device.name}: could not gather the failure's evidence: {exc!r}")
             return
         folder = self.artifacts / re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid)
-        folder.mkdir(parents=True, exist_ok=True)
-        for file in files:
-            allure.attach(file.body, file.title, file.kind)
-            (folder / file.name).write_bytes(
-                file.body if isinstance(file.body, bytes) else file.body.encode()
-            )
         session_events = session.timeline.events(session.started)
-        (folder / "events.jsonl").write_text(
-            "".join(json.dumps(e.as_json()) + "\n" for e in session_events)
-        )
+        events = "".join(json.dumps(e.as_json()) + "\n" for e in session_events)
+        try:
+            for file in files:
+                allure.attach(file.body, file.title, file.kind)
+            folder.mkdir(parents=True, exist_ok=True)
+            for file in [*files, _Evidence("events.jsonl", "", None, events)]:
+                body = file.body if isinstance(file.body, bytes) else file.body.encode()
+                (folder / file.name).write_bytes(body)
+        except OSError as exc:  # full or read-only disk: the failure still reports, the run goes on
+            self.say(
+                f"{session.device.name}: could not write the failure's evidence to {folder} "
+                f"({exc.strerror or exc}); free space there or make it writable, or set "
+                "--bg-artifacts DIR"
+            )
 
 
 # -- Fixtures -------------------------------------------------------------------------------------
@@ -445,7 +454,7 @@ def device(request: pytest.FixtureRequest) -> Device:
         opened = plugin.lab.open(name)
     except (Unsupported, DeviceUnavailable) as exc:
         pytest.skip(str(exc))
-    except LeaseError as exc:
+    except HarnessError as exc:  # a lease, an unreadable journal, a state folder it cannot write
         raise _failure(exc) from None
     plugin.infos[name] = opened.info()
     return opened
@@ -563,16 +572,13 @@ class _Evidence:
     body: str | bytes
 
 
-def _evidence(session: Session, test: str) -> list[_Evidence]:
+def _evidence(session: Session, test: str, full_log: bool = False) -> list[_Evidence]:
     """The timeline picture, the log since the test began, its events, device info, screen."""
     start = session.started
     now = session.clock.now()
     events = session.timeline.events(start)
     entries = session.timeline.entries(start)
-    dropped = max(0, len(entries) - MAX_LOG_LINES)
-    log = "".join(e.syslog_line() + "\n" for e in entries[dropped:])
-    if dropped:
-        log = f"({dropped} earlier lines left out; the whole log is on the device)\n" + log
+    log = report.device_log(entries, session.app.info if session.app else None, full_log)
     info = session.device.info()
     svg = timeline_svg.render(
         events, session.spans, start=start.time, end=now, title=f"{info.name} · {test}"

@@ -67,7 +67,13 @@ import pytest
 def test_hold(bg):
     with open("holds.log", "a") as log:  # when each run got the device
         log.write(f"{os.getpid()} {time.time()}\\n")
-    time.sleep(float(os.environ.get("HOLD_S", "3")))
+    if os.environ.get("HOLD_UNTIL"):  # held until the test says (no fixed hold: issue 15)
+        for _ in range(12000):
+            if os.path.exists(os.environ["HOLD_UNTIL"]):
+                break
+            time.sleep(0.01)
+    else:
+        time.sleep(float(os.environ.get("HOLD_S", "3")))
 """
 
 
@@ -239,8 +245,12 @@ def test_a_long_device_wait_says_when_it_starts_and_ends(pytester):
 # -- Leases --------------------------------------------------------------------------------------
 
 
-def start(project: pytest.Pytester, *args: str, hold: float = 3) -> subprocess.Popen:
+def start(
+    project: pytest.Pytester, *args: str, hold: float = 3, until: Path | None = None
+) -> subprocess.Popen:
     env = {**os.environ, "HOLD_S": str(hold), "PY_COLORS": "0"}
+    if until is not None:
+        env["HOLD_UNTIL"] = str(until)
     return subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "device", *args],
         cwd=project.path,
@@ -280,14 +290,21 @@ def test_two_runs_at_once_one_holds_the_device_the_other_fails_fast_naming_it(pr
 
 def test_a_second_run_waits_for_the_device_with_a_progress_line(project):
     project.makepyfile(test_hold=HOLD)
-    first = start(project, hold=2)
+    release = project.path / "release-now"
+    first = start(project, until=release)
     wait_for_lease(project)
-    second = start(project, "--device-wait", "60", hold=0)
-    out = second.communicate(timeout=120)[0]
+    second = start(project, "--device-wait", "600", hold=0)
+    seen = []
+    for line in second.stdout:  # the first run lets go once the second says it waits
+        seen.append(line)
+        if "waiting for it" in line:
+            release.write_text("")
+            break
+    out = "".join(seen) + second.communicate(timeout=300)[0]
     first.communicate(timeout=120)
     assert second.returncode == 0, out
     assert f"phone-a is held by pid {first.pid} of " in out
-    assert "waiting for it (up to 60 s, --device-wait" in out
+    assert "waiting for it (up to 10 min, --device-wait" in out
     assert "bgharness: phone-a: free after" in out
 
 
