@@ -73,9 +73,15 @@ _TAG = "tag:yaml.org,2002:"
 _WORD = re.compile(r"[A-Za-z0-9._-]+")
 _KEYWORDS = frozenset({"and", "or", "not"})
 _MODEL = re.compile(r"[A-Za-z]+[0-9]+,[0-9]+")
-_VERSION = re.compile(r"[0-9]+(\.[0-9]+){0,2}")
+_VERSION = re.compile(r"[0-9]{1,6}(\.[0-9]{1,6}){0,2}")
 _UDID = re.compile(r"[0-9A-Fa-f]{8}-?[0-9A-Fa-f]{16}|[0-9A-Fa-f]{40}")
 _HOST = re.compile(r"[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]")
+# A lab inventory is a few levels deep; PyYAML recurses per level, so far deeper is refused
+# before it overflows the stack. Merges (`<<: *defaults`) may copy this many mappings in all:
+# chained merges grow exponentially (a 694-byte file took 201 s).
+_MAX_DEPTH = 200
+_MAX_MERGES = 1000
+_PORT = re.compile(r"[0-9]{1,5}")  # ASCII digits only: int() takes '٢٧٠١٥' too
 _UDID_HINT = "find it with `pymobiledevice3 usbmux list`"
 _TUNNELD_HINT = "start it with `sudo pymobiledevice3 remote tunneld`"
 
@@ -166,8 +172,13 @@ def load_inventory(path: str | Path) -> Inventory:
     """Read and validate devices.yaml; a user mistake is one InventoryError, never a traceback."""
     file = Path(path)
     shown = _shown(file)
-    root = _compose(_read(file, shown), shown)
-    return _Walker(shown, file.absolute().parent).inventory(root, file)
+    try:
+        root = _compose(_read(file, shown), shown)
+        return _Walker(shown, file.absolute().parent).inventory(root, file)
+    except RecursionError:
+        raise InventoryError(
+            shown, None, "", f"nested deeper than a lab inventory needs (over {_MAX_DEPTH} levels)"
+        ) from None
 
 
 def _shown(file: Path) -> str:
@@ -203,6 +214,8 @@ def _read(file: Path, shown: str) -> str:
 
 def _compose(text: str, shown: str) -> Node | None:
     """The YAML node tree (it keeps line numbers); a syntax error names the line PyYAML marks."""
+    if _too_deep(text):
+        raise RecursionError  # PyYAML recurses once per level; refused before it does
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -218,6 +231,18 @@ def _compose(text: str, shown: str) -> Node | None:
     except yaml.reader.ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
         raise InventoryError(shown, line, "", f"YAML: {exc.reason}") from None
+
+
+def _too_deep(text: str) -> bool:
+    """Nesting beyond _MAX_DEPTH, by flow brackets or by indentation (a bracket inside a quoted
+    string counts too: harmless at this bound)."""
+    depth = 0
+    for found in re.finditer(r"[\[\]{}]", text):
+        depth = depth + 1 if found[0] in "[{" else max(0, depth - 1)
+        if depth > _MAX_DEPTH:
+            return True
+    indents = (len(line) - len(line.lstrip(" -")) for line in text.splitlines())
+    return max(indents, default=0) > 2 * _MAX_DEPTH
 
 
 def _did_you_mean(word: str, known: Iterable[str]) -> str:
@@ -236,8 +261,8 @@ def _what(node: Node) -> str:
         return "a mapping"
     if isinstance(node, SequenceNode):
         return "a list"
-    if not node.tag.startswith(_TAG):
-        return f"a value tagged {node.tag}"
+    if not node.tag.startswith(_TAG) or node.tag not in _TEXT_TAGS:
+        return f"a value tagged {node.tag.replace(_TAG, '!!')}"
     names = {"null": "nothing", "bool": "true/false", "int": "a number", "float": "a number"}
     return names.get(node.tag.removeprefix(_TAG), "a string")
 
@@ -247,6 +272,7 @@ class _Walker:
 
     def __init__(self, shown: str, base: Path):
         self.shown, self.base = shown, base
+        self.merges = 0  # mappings merged in so far, against _MAX_MERGES
 
     def fail(self, node: Node | None, field: str, problem: str) -> NoReturn:
         raise InventoryError(self.shown, _line(node) if node else None, field, problem)
@@ -304,6 +330,14 @@ class _Walker:
                 for source in value.value if isinstance(value, SequenceNode) else [value]:
                     if not isinstance(source, MappingNode):
                         self.fail(key, field, "`<<` must merge a mapping, like `<<: *defaults`")
+                    self.merges += 1
+                    if self.merges > _MAX_MERGES:
+                        self.fail(
+                            key,
+                            field,
+                            f"more than {_MAX_MERGES} merges (`<<`) in the file: merge each "
+                            "device's defaults once, not merges of merges",
+                        )
                     merged.append(self.pairs(source, field, seen | {id(node)}))
                 continue
             if not isinstance(key, ScalarNode) or not key.value:
@@ -331,22 +365,31 @@ class _Walker:
                 node, _join(field, "path"), "missing: an .ipa, an .app folder or an Info.plist"
             )
         text = self.text(keys["path"][1], _join(field, "path"))
-        path = Path(os.path.normpath(self.base / Path(text).expanduser()))
-        self.check_app_path(path, keys["path"][1], _join(field, "path"))
+        try:
+            path = Path(os.path.normpath(self.base / Path(text).expanduser()))
+        except RuntimeError as exc:  # `~nosuchuser/...`
+            self.fail(keys["path"][1], _join(field, "path"), f"cannot expand {_short(text)}: {exc}")
+        try:
+            self.check_app_path(path, keys["path"][1], _join(field, "path"))
+        except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+            why = exc.strerror if isinstance(exc, OSError) else exc
+            self.fail(keys["path"][1], _join(field, "path"), f"cannot use this path: {why}")
         return AppEntry(name=name, path=path, line=_line(key))
 
     def check_app_path(self, path: Path, node: Node, field: str) -> None:
         """The path must be something the backends install, and readable now (not mid-run)."""
-        kind = path.suffix.lower()
+        kind, shown = path.suffix.lower(), _short(str(path), 300)[1:-1]
         if kind not in (".ipa", ".app", ".plist"):
-            self.fail(node, field, f"{path} is not an .ipa, an .app folder or an Info.plist")
+            self.fail(node, field, f"{shown} is not an .ipa, an .app folder or an Info.plist")
         if not path.exists():
-            self.fail(node, field, f"{path} does not exist (a relative path starts at {self.base})")
+            self.fail(
+                node, field, f"{shown} does not exist (a relative path starts at {self.base})"
+            )
         if (kind == ".app") != path.is_dir():
             shape = "a folder" if kind == ".app" else "a file"
-            self.fail(node, field, f"{path} should be {shape}")
+            self.fail(node, field, f"{shown} should be {shape}")
         if not os.access(path, os.R_OK):
-            self.fail(node, field, f"{path} is not readable (check its permissions)")
+            self.fail(node, field, f"{shown} is not readable (check its permissions)")
 
     def device(
         self, node: Node, field: str, apps: dict[str, AppEntry], before: Sequence[DeviceRecord]
@@ -425,6 +468,8 @@ class _Walker:
         """A scalar as the user typed it: `ios: 17.10` stays "17.10", not the float 17.1."""
         if not isinstance(node, ScalarNode):
             self.fail(node, field, f"expected a single value, got {_what(node)}")
+        if node.tag not in _TEXT_TAGS:  # `!!binary`, `!!python/...`, `!mytag`
+            self.fail(node, field, f"expected plain text, got {_what(node)}: remove the tag")
         if node.tag == _TAG + "null" or not node.value.strip():
             self.fail(node, field, "no value; give one or remove the key")
         return node.value.strip()
@@ -432,7 +477,7 @@ class _Walker:
     def matching(self, node: Node, field: str, pattern: re.Pattern[str], expected: str) -> str:
         text = self.text(node, field)
         if not pattern.fullmatch(text):
-            self.fail(node, field, f"expected {expected}, got {text!r}")
+            self.fail(node, field, f"expected {expected}, got {_short(text)}")
         return text
 
     def word(self, node: Node, field: str, what: str) -> str:
@@ -504,8 +549,8 @@ class _Walker:
 
     def parse_address(self, text: str, node: Node, field: str, what: str) -> Address:
         host, colon, port = text.rpartition(":")
-        if not colon or not _HOST.fullmatch(host) or not port.isdigit():
-            self.fail(node, field, f"expected HOST:PORT of {what}, got {text!r}")
+        if not colon or not _HOST.fullmatch(host) or not _PORT.fullmatch(port):
+            self.fail(node, field, f"expected HOST:PORT of {what}, got {_short(text)}")
         if not 1 <= int(port) <= 65535:
             self.fail(node, field, f"port {port} is out of range 1-65535")
         return Address(host.strip("[]"), int(port))
@@ -545,6 +590,8 @@ class _Walker:
     def boolean(self, node: Node, field: str) -> bool:
         if not isinstance(node, ScalarNode) or node.tag != _TAG + "bool":
             self.fail(node, field, f"expected true or false, got {_what(node)}")
+        if node.value.lower() not in SafeConstructor.bool_values:  # `!!bool maybe`
+            self.fail(node, field, f"expected true or false, got {node.value!r:.40}")
         return bool(_CONSTRUCT.construct_yaml_bool(node))
 
     def time_scale(self, node: Node, field: str) -> float:
@@ -554,17 +601,30 @@ class _Walker:
                 field,
                 f"expected a number >= 0 (0 = the clock jumps, 1 = real time), got {_what(node)}",
             )
-        value = float(_CONSTRUCT.construct_object(node))
+        try:  # `!!float abc`, 4,300 digits: PyYAML's constructors raise
+            value = float(_CONSTRUCT.construct_object(node))
+        except (ValueError, OverflowError):
+            value = math.nan
         if not math.isfinite(value) or value < 0:
             self.fail(
                 node,
                 field,
-                f"expected a number >= 0 (0 = the clock jumps, 1 = real time), got {node.value}",
+                f"expected a number >= 0 (0 = the clock jumps, 1 = real time), got "
+                f"{_short(node.value)[1:-1]}",
             )
         return value
 
 
 _CONSTRUCT = SafeConstructor()
+# The tags a plain scalar resolves to: any other (`!!binary`, `!!python/...`) is a mistake.
+_TEXT_TAGS = frozenset(_TAG + t for t in ("str", "int", "float", "bool", "null"))
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """A value quoted in a message, cut to a readable length (a 4,300-digit number is not)."""
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[: limit - 3] + f"... ({len(text)} characters)")
 
 
 def _join(field: str, key: str) -> str:

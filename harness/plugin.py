@@ -182,6 +182,7 @@ class DevicePlugin:
         self.skips: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         self.said: list[str] = []
         self._lab: Lab | None = None
+        self._lab_error: str | None = None
         self._selected: list[DeviceRecord] | None = None
         self._old_sigterm: Any = None
         self._usage_error: pytest.UsageError | None = None
@@ -191,10 +192,13 @@ class DevicePlugin:
     @property
     def lab(self) -> Lab:
         if self._lab is None:
-            try:
-                self._lab = Lab.load(_devices_path(self.config), self.state_dir, self.say)
-            except HarnessError as exc:
-                raise pytest.UsageError(str(exc)) from None
+            if self._lab_error is None:  # a broken devices.yaml is read once a run, not per hook
+                try:
+                    self._lab = Lab.load(_devices_path(self.config), self.state_dir, self.say)
+                except HarnessError as exc:
+                    self._lab_error = str(exc)
+            if self._lab is None:
+                raise pytest.UsageError(self._lab_error)
             self._lab.leases = self._leases()
         return self._lab
 
