@@ -219,23 +219,26 @@ def test_the_lock_file_is_shareable_whatever_the_umask(tmp_path):
 
 def test_two_users_share_one_lease_folder(tmp_path):
     """README: set BGHARNESS_LEASE_DIR so runners of different users on one Mac share a folder.
-    Root takes and frees the lease (its umask 022), then `nobody` takes it."""
+    Root (umask 022) leaves a stale lease and its lock file; `nobody` takes the device over and
+    gives it back."""
     if os.geteuid() != 0:
         pytest.skip("needs root to run a process as another user")
     shared = tempfile.TemporaryDirectory(prefix="bgharness-shared-leases-")  # outside root's 0700
     folder = Path(shared.name)
-    os.chmod(folder, 0o1777)  # like /tmp: everyone creates, nobody removes another's files
+    os.chmod(
+        folder, 0o777
+    )  # every lab user writes it (group-writable in a real lab); no sticky bit
     old = os.umask(0o022)
     try:
-        first = Leases(LeaseDir(folder), me(), ttl=30)
-        first.acquire(KEY, "phone-a")
-        first.release_all()
+        assert LeaseDir(folder).try_acquire(KEY, "phone-a", pretend(), ttl=0.001).ours
     finally:
         os.umask(old)
+    time.sleep(0.01)  # past its time-to-live
     script = (
         "import sys; from harness.lease import *; "
-        f"l = Leases(LeaseDir(sys.argv[1]), Holder.this_process(), ttl=30); "
-        f"l.acquire({KEY!r}, 'phone-a'); print(LeaseDir(sys.argv[1]).read({KEY!r}).holder.user)"
+        "l = Leases(LeaseDir(sys.argv[1]), Holder.this_process(), ttl=30, say=print); "
+        f"l.acquire({KEY!r}, 'phone-a'); "
+        f"print('holder', LeaseDir(sys.argv[1]).read({KEY!r}).holder.user); l.release_all()"
     )
     site = next(Path(sys.prefix, "lib").glob("python3*/site-packages"))
     env = {**os.environ, "HOME": str(folder), "PYTHONPATH": f"{REPO}{os.pathsep}{site}"}
@@ -246,11 +249,15 @@ def test_two_users_share_one_lease_folder(tmp_path):
     except OSError:
         probe = None
     if probe is None or probe.returncode:
+        shared.cleanup()
         pytest.skip("user nobody cannot run this checkout's Python here")
     done = subprocess.run([python, "-c", script, str(folder)], **run, timeout=120)
+    left = LeaseDir(folder).read(KEY)
     shared.cleanup()
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() != "root"
+    assert "took over a stale lease" in done.stdout
+    holder = done.stdout.split("holder ")[1].split()[0]
+    assert holder != "root" and left is None, "nobody held it, then gave it back"
 
 
 # -- Fuzzing: any bytes in a lease file end in a record or one LeaseError -----------------------
