@@ -117,6 +117,8 @@ def test_a_full_artifacts_disk_is_one_warning_and_the_run_goes_on(project):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             return real(self, data)
         pathlib.Path.write_bytes = full
+        def pytest_unconfigure(config):  # the run is in-process: leave pathlib as it was
+            pathlib.Path.write_bytes = real
     """)
     result = project.runpytest("-m", "device")
     result.assert_outcomes(failed=2, passed=1)
