@@ -409,7 +409,8 @@ def device_log(
     pids = frozenset(e.pid for e in entries if app is not None and e.process == app.executable)
     kept = list(entries) if full else [e for e in entries if _ours(e, app, pids)]
     scope = "the whole device log" if full else _scope_line(app, len(entries) - len(kept))
-    lines, size = [], 0
+    lines: list[str] = []
+    size = 0
     for entry in reversed(kept):
         line = entry.syslog_line() + "\n"
         size += len(line.encode("utf-8", "replace"))
