@@ -12,7 +12,7 @@ ALLURE_VERSION ?= 3.18.0
 ALLURE_STAMP   := .allure/.installed-$(ALLURE_VERSION)
 REPORT_RESULTS ?= reports/allure-results
 
-.PHONY: install device test bench report lint clean
+.PHONY: install device test bench report lint clean fuzz
 
 install: $(STAMP)
 
@@ -30,6 +30,10 @@ device: install
 # The harness's own tests: no device needed.
 test: install
 	$(BIN)/pytest tests
+
+# The nightly's long fuzzing (devices.yaml, lease and state files, ...): thousands of cases each.
+fuzz: install
+	$(BIN)/pytest tests -m fuzz_long
 
 # Benchmarks: figures go to benchmarks.json (and are quoted in the README), never asserted.
 bench: install

@@ -318,3 +318,48 @@ def test_fuzz_lease_files_end_in_a_record_or_one_line(tmp_path, text):
 @given(text=_mutated_leases() | st.binary(max_size=300).map(lambda b: b.decode("latin-1")))
 def test_fuzz_lease_files_long(tmp_path, text):
     _check_any(tmp_path, text)
+
+
+PLUGIN_RUN = """\
+import errno, os, time
+import pytest
+from harness.lease import LeaseState
+from harness.plugin import _plugin_key
+
+@pytest.mark.device
+def test_1_disk_fills_during_the_test(bg, request, monkeypatch):
+    real = os.replace
+    def full(src, dst, *args, **kwargs):
+        if str(dst).endswith(".lease"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(src, dst, *args, **kwargs)
+    monkeypatch.setattr(os, "replace", full)
+    [lease] = request.config.stash[_plugin_key].lab.leases.held()
+    for _ in range(1200):
+        if lease.state is LeaseState.LOST:
+            break
+        time.sleep(0.05)
+
+@pytest.mark.device
+def test_2_never_runs_on_a_lost_lease(bg):
+    pass
+"""
+
+
+def test_a_run_whose_lease_is_lost_fails_its_teardown_and_next_test_naming_why(pytester):
+    from tests.test_plugin import DEVICES
+
+    pytester.makefile(".yaml", devices=DEVICES)
+    pytester.makeini("[pytest]\nfilterwarnings = ignore::pytest.PytestAssertRewriteWarning\n")
+    pytester.makepyfile(test_lost=PLUGIN_RUN)
+    leases = pytester.path / "leases"
+    result = pytester.runpytest("-m", "device", "--lease-ttl", "0.4", "--lease-dir", str(leases))
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*bg teardown: the lease on phone-a was lost (its heartbeat could not renew it: "
+            "cannot write the lease file*No space left on device*",
+            "*bg: the lease on phone-a was lost*",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
