@@ -5,12 +5,15 @@ restore it never made). Each case is a real process, SIGKILLed at one step."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from harness.backends.virtual import VirtualIPhone
 from harness.errors import HarnessError
@@ -20,6 +23,7 @@ from harness.lab import Lab
 from harness.session import Session
 
 REPO = Path(__file__).resolve().parents[1]
+FIXTURE = [HealthCheck.function_scoped_fixture]
 
 # The child runs one perturbation and kills itself right after STEP (`os.replace:journal` and
 # `os.replace:state` stop inside the atomic writes, before the rename).
@@ -151,3 +155,72 @@ def test_a_read_only_state_folder_stops_the_change_with_one_line(tmp_path):
         session.close()
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+# -- Hostile journal entries: a record or one line, never a traceback ---------------------------
+
+GOOD_ENTRY = {
+    "id": "0123456789ab",
+    "device": "phone",
+    "kind": "network",
+    "detail": "offline",
+    "host": "lab-mac-9",
+    "pid": 4242,
+    "started": 1.7e9,
+}
+_values = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10)
+
+
+@st.composite
+def _entries(draw) -> bytes:
+    data = dict(GOOD_ENTRY)
+    for _ in range(draw(st.integers(1, 3))):
+        name = draw(st.sampled_from([*GOOD_ENTRY, "undoing", "extra"]))
+        if draw(st.booleans()):
+            data[name] = draw(_values | st.lists(_values, max_size=2))
+        else:
+            data.pop(name, None)
+    text = json.dumps(data)
+    return (text if draw(st.booleans()) else text[: draw(st.integers(0, len(text)))]).encode()
+
+
+def _read_journal(tmp: Path, content: bytes) -> None:
+    folder = tmp / "journal" / "phone"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "x.json").write_bytes(content)
+    try:
+        [entry] = Journal(tmp).entries("phone")
+    except HarnessError as exc:
+        assert "\n" not in str(exc) and "check the device by hand" in str(exc)
+        return
+    entry.describe()
+
+
+@settings(deadline=None, max_examples=150, suppress_health_check=FIXTURE)
+@given(content=_entries())
+@example(content=json.dumps({**GOOD_ENTRY, "kind": "reboot"}).encode())
+@example(content=json.dumps({**GOOD_ENTRY, "started": 1e300}).encode())
+def test_fuzz_journal_entries_end_in_a_record_or_one_line(tmp_path, content):
+    _read_journal(tmp_path, content)
+
+
+@pytest.mark.fuzz_long
+@settings(deadline=None, max_examples=5000, suppress_health_check=FIXTURE)
+@given(content=_entries() | st.binary(max_size=200))
+def test_fuzz_journal_entries_long(tmp_path, content):
+    _read_journal(tmp_path, content)
+
+
+def test_a_garbled_journal_fails_the_device_tests_with_one_line(pytester):
+    from tests.test_plugin import DEVICES
+
+    pytester.makefile(".yaml", devices=DEVICES)
+    pytester.makeini("[pytest]\nfilterwarnings = ignore::pytest.PytestAssertRewriteWarning\n")
+    pytester.makepyfile("import pytest\n\n@pytest.mark.device\ndef test_a(bg):\n    pass\n")
+    folder = pytester.path / "reports/.state/journal/phone-a"
+    folder.mkdir(parents=True)
+    (folder / "x.json").write_text('{"id": "x", "kind": "reboot"')
+    result = pytester.runpytest("-m", "device")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*the perturbation journal *x.json is unreadable*by hand*"])
+    assert "Traceback" not in result.stdout.str()
