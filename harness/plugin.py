@@ -43,7 +43,7 @@ from harness import report, timeline_svg
 from harness.appbundle import AppInfo, read_app
 from harness.device import Device, DeviceInfo
 from harness.errors import DeviceUnavailable, HarnessError, Unsupported, UsageError
-from harness.inventory import DeviceRecord, version_key, load_inventory
+from harness.inventory import DeviceRecord, load_inventory, version_key
 from harness.lab import Lab
 from harness.lease import (
     DEFAULT_TTL_S,
