@@ -274,6 +274,7 @@ class LeaseDir:
     ) -> Attempt:
         """Take the lease on `key` if nobody live holds it; never waits."""
         with self._locked(key):
+            self._clean_tmp(key)
             now = time.time()
             current = self.read(key)
             why = current.stale(now) if current is not None else None
@@ -323,6 +324,13 @@ class LeaseDir:
 
     def _lease(self, key: str) -> Path:
         return self.path / f"{key}.lease"
+
+    def _clean_tmp(self, key: str) -> None:
+        """Remove what a run killed inside `_write` left (`.KEY.lease.PID.tmp`, PID gone)."""
+        for tmp in self.path.glob(f".{key}.lease.*.tmp"):
+            with contextlib.suppress(OSError, ValueError):
+                if not pid_alive(int(tmp.name.rsplit(".", 2)[-2])):
+                    tmp.unlink()
 
     @contextlib.contextmanager
     def _locked(self, key: str) -> Iterator[None]:

@@ -363,3 +363,12 @@ def test_a_run_whose_lease_is_lost_fails_its_teardown_and_next_test_naming_why(p
         ]
     )
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_half_written_lease_of_a_killed_run_is_removed(tmp_path):
+    dead = tmp_path / f".{KEY}.lease.999999999.tmp"
+    dead.write_text('{"key": "')
+    live = tmp_path / f".{KEY}.lease.{os.getppid()}.tmp"
+    live.write_text("{}")  # a live writer's (our parent): left alone
+    Leases(LeaseDir(tmp_path), me()).acquire(KEY, "phone-a")
+    assert not dead.exists() and live.exists()
