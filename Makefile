@@ -18,7 +18,7 @@ ALLURE ?=
 PROBE_DIR := suites/apps/BGProbe
 PROBE_IPA ?= $(PROBE_DIR)/build/BGProbe.ipa
 
-.PHONY: install device test bench report lint clean probe
+.PHONY: install device test bench report lint clean probe fuzz
 
 install: $(STAMP)
 
@@ -39,6 +39,10 @@ device: install
 # makes that a failure, as CI does).
 test: install
 	$(BIN)/pytest tests
+
+# The nightly's long fuzzing (devices.yaml, lease and state files, ...): thousands of cases each.
+fuzz: install
+	$(BIN)/pytest tests -m fuzz_long
 
 # Benchmarks: figures go to benchmarks.json (and are quoted in the README), never asserted.
 bench: install

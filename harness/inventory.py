@@ -22,17 +22,7 @@ unknown key is an error, never dropped). Schema (devices.yaml at the repo root h
         unlock: true|false      # ios: no passcode, the harness may unlock it
         time_scale: 0           # virtual: 0 = the clock jumps (default), 1 = real time
 
-`Inventory.select` picks devices by name and by a filter expression (no eval):
-
-    expr:     and_expr ('or' and_expr)*
-    and_expr: not_expr ('and' not_expr)*
-    not_expr: 'not' not_expr | '(' expr ')' | FIELD OP VALUE | WORD
-    FIELD:    backend | host | ios | model | name        OP: == != < <= > >= (ordering: ios only)
-    VALUE:    WORD | "string" | 'string'          WORD: [A-Za-z0-9._-]+
-
-A WORD alone is true when it is one of the device's tags, its backend or its name. `ios`
-compares versions numerically ("17" == "17.0" < "17.4"); a device without the field never
-matches a comparison.
+`Inventory.select` picks devices by name and by a filter expression (harness.device_filter).
 
 Top-level keys starting with `x-` are ignored: they hold `&anchors` that devices merge with
 `<<: *name`, so a lab can share settings between phones.
@@ -47,7 +37,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NamedTuple, NoReturn, TypeVar
+from typing import Literal, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
@@ -65,7 +55,6 @@ __all__ = [
     "DeviceRecord",
     "Inventory",
     "load_inventory",
-    "parse_filter",
     "version_key",
 ]
 
@@ -88,6 +77,11 @@ _WORD = re.compile(r"[A-Za-z0-9._-]+")
 _KEYWORDS = frozenset({"and", "or", "not"})
 _MODEL = re.compile(r"[A-Za-z]+[0-9]+,[0-9]+")
 _UDID = re.compile(r"[0-9A-Fa-f]{8}-?[0-9A-Fa-f]{16}|[0-9A-Fa-f]{40}")
+# A lab inventory is a few levels deep; PyYAML recurses per level, so far deeper is refused
+# before it overflows the stack. Merges (`<<: *defaults`) may copy this many mappings in all:
+# chained merges grow exponentially (a 694-byte file took 201 s).
+_MAX_DEPTH = 200
+_MAX_MERGES = 1000
 _UDID_HINT = "find it with `pymobiledevice3 usbmux list`"
 _TUNNELD_HINT = "start it with `sudo pymobiledevice3 remote tunneld`"
 
@@ -157,6 +151,8 @@ class Inventory:
         chosen = [by_name[name] for name in dict.fromkeys(names)] if names else list(self.devices)
         if filter_expr is None or not filter_expr.strip():
             return chosen
+        from harness.device_filter import parse_filter  # it imports this module
+
         matches = parse_filter(filter_expr)
         return [device for device in chosen if matches(device)]
 
@@ -165,8 +161,13 @@ def load_inventory(path: str | Path) -> Inventory:
     """Read and validate devices.yaml; a user mistake is one InventoryError, never a traceback."""
     file = Path(path)
     shown = _shown(file)
-    root = _compose(_read(file, shown), shown)
-    return _Walker(shown, file.absolute().parent).inventory(root, file)
+    try:
+        root = _compose(_read(file, shown), shown)
+        return _Walker(shown, file.absolute().parent).inventory(root, file)
+    except RecursionError:
+        raise InventoryError(
+            shown, None, "", f"nested deeper than a lab inventory needs (over {_MAX_DEPTH} levels)"
+        ) from None
 
 
 def _shown(file: Path) -> str:
@@ -202,6 +203,8 @@ def _read(file: Path, shown: str) -> str:
 
 def _compose(text: str, shown: str) -> Node | None:
     """The YAML node tree (it keeps line numbers); a syntax error names the line PyYAML marks."""
+    if _too_deep(text):
+        raise RecursionError  # PyYAML recurses once per level; refused before it does
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -217,6 +220,18 @@ def _compose(text: str, shown: str) -> Node | None:
     except yaml.reader.ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
         raise InventoryError(shown, line, "", f"YAML: {exc.reason}") from None
+
+
+def _too_deep(text: str) -> bool:
+    """Nesting beyond _MAX_DEPTH, by flow brackets or by indentation (a bracket inside a quoted
+    string counts too: harmless at this bound)."""
+    depth = 0
+    for found in re.finditer(r"[\[\]{}]", text):
+        depth = depth + 1 if found[0] in "[{" else max(0, depth - 1)
+        if depth > _MAX_DEPTH:
+            return True
+    indents = (len(line) - len(line.lstrip(" -")) for line in text.splitlines())
+    return max(indents, default=0) > 2 * _MAX_DEPTH
 
 
 def _did_you_mean(word: str, known: Iterable[str]) -> str:
@@ -235,8 +250,8 @@ def _what(node: Node) -> str:
         return "a mapping"
     if isinstance(node, SequenceNode):
         return "a list"
-    if not node.tag.startswith(_TAG):
-        return f"a value tagged {node.tag}"
+    if not node.tag.startswith(_TAG) or node.tag not in _TEXT_TAGS:
+        return f"a value tagged {node.tag.replace(_TAG, '!!')}"
     names = {"null": "nothing", "bool": "true/false", "int": "a number", "float": "a number"}
     return names.get(node.tag.removeprefix(_TAG), "a string")
 
@@ -246,6 +261,7 @@ class _Walker:
 
     def __init__(self, shown: str, base: Path):
         self.shown, self.base = shown, base
+        self.merges = 0  # mappings merged in so far, against _MAX_MERGES
 
     def fail(self, node: Node | None, field: str, problem: str) -> NoReturn:
         raise InventoryError(self.shown, _line(node) if node else None, field, problem)
@@ -303,6 +319,14 @@ class _Walker:
                 for source in value.value if isinstance(value, SequenceNode) else [value]:
                     if not isinstance(source, MappingNode):
                         self.fail(key, field, "`<<` must merge a mapping, like `<<: *defaults`")
+                    self.merges += 1
+                    if self.merges > _MAX_MERGES:
+                        self.fail(
+                            key,
+                            field,
+                            f"more than {_MAX_MERGES} merges (`<<`) in the file: merge each "
+                            "device's defaults once, not merges of merges",
+                        )
                     merged.append(self.pairs(source, field, seen | {id(node)}))
                 continue
             if not isinstance(key, ScalarNode) or not key.value:
@@ -330,22 +354,31 @@ class _Walker:
                 node, _join(field, "path"), "missing: an .ipa, an .app folder or an Info.plist"
             )
         text = self.text(keys["path"][1], _join(field, "path"))
-        path = Path(os.path.normpath(self.base / Path(text).expanduser()))
-        self.check_app_path(path, keys["path"][1], _join(field, "path"))
+        try:
+            path = Path(os.path.normpath(self.base / Path(text).expanduser()))
+        except RuntimeError as exc:  # `~nosuchuser/...`
+            self.fail(keys["path"][1], _join(field, "path"), f"cannot expand {_short(text)}: {exc}")
+        try:
+            self.check_app_path(path, keys["path"][1], _join(field, "path"))
+        except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+            why = exc.strerror if isinstance(exc, OSError) else exc
+            self.fail(keys["path"][1], _join(field, "path"), f"cannot use this path: {why}")
         return AppEntry(name=name, path=path, line=_line(key))
 
     def check_app_path(self, path: Path, node: Node, field: str) -> None:
         """The path must be something the backends install, and readable now (not mid-run)."""
-        kind = path.suffix.lower()
+        kind, shown = path.suffix.lower(), _short(str(path), 300)[1:-1]
         if kind not in (".ipa", ".app", ".plist"):
-            self.fail(node, field, f"{path} is not an .ipa, an .app folder or an Info.plist")
+            self.fail(node, field, f"{shown} is not an .ipa, an .app folder or an Info.plist")
         if not path.exists():
-            self.fail(node, field, f"{path} does not exist (a relative path starts at {self.base})")
+            self.fail(
+                node, field, f"{shown} does not exist (a relative path starts at {self.base})"
+            )
         if (kind == ".app") != path.is_dir():
             shape = "a folder" if kind == ".app" else "a file"
-            self.fail(node, field, f"{path} should be {shape}")
+            self.fail(node, field, f"{shown} should be {shape}")
         if not os.access(path, os.R_OK):
-            self.fail(node, field, f"{path} is not readable (check its permissions)")
+            self.fail(node, field, f"{shown} is not readable (check its permissions)")
 
     def device(
         self, node: Node, field: str, apps: dict[str, AppEntry], before: Sequence[DeviceRecord]
@@ -424,6 +457,8 @@ class _Walker:
         """A scalar as the user typed it: `ios: 17.10` stays "17.10", not the float 17.1."""
         if not isinstance(node, ScalarNode):
             self.fail(node, field, f"expected a single value, got {_what(node)}")
+        if node.tag not in _TEXT_TAGS:  # `!!binary`, `!!python/...`, `!mytag`
+            self.fail(node, field, f"expected plain text, got {_what(node)}: remove the tag")
         if node.tag == _TAG + "null" or not node.value.strip():
             self.fail(node, field, "no value; give one or remove the key")
         return node.value.strip()
@@ -431,7 +466,7 @@ class _Walker:
     def matching(self, node: Node, field: str, pattern: re.Pattern[str], expected: str) -> str:
         text = self.text(node, field)
         if not pattern.fullmatch(text):
-            self.fail(node, field, f"expected {expected}, got {text!r}")
+            self.fail(node, field, f"expected {expected}, got {_short(text)}")
         return text
 
     def word(self, node: Node, field: str, what: str) -> str:
@@ -494,7 +529,7 @@ class _Walker:
     def ios(self, node: Node, field: str) -> str:
         text = self.text(node, field)
         if not is_version(text):
-            self.fail(node, field, f'expected an iOS version like "26.1", got {text!r}')
+            self.fail(node, field, f'expected an iOS version like "26.1", got {_short(text)}')
         return text
 
     def udid(self, node: Node, field: str) -> str:
@@ -518,7 +553,7 @@ class _Walker:
             self.fail(
                 node,
                 field,
-                f'expected "tunneld" or "tunneld@HOST:PORT", got {text!r} ({_TUNNELD_HINT})',
+                f'expected "tunneld" or "tunneld@HOST:PORT", got {_short(text)} ({_TUNNELD_HINT})',
             )
         if not where:
             return Address("127.0.0.1", TUNNELD_DEFAULT_PORT)
@@ -539,13 +574,15 @@ class _Walker:
             self.fail(
                 node,
                 field,
-                f"expected WebDriverAgent's URL, like http://127.0.0.1:8100, got {text!r}",
+                f"expected WebDriverAgent's URL, like http://127.0.0.1:8100, got {_short(text)}",
             )
         return text
 
     def boolean(self, node: Node, field: str) -> bool:
         if not isinstance(node, ScalarNode) or node.tag != _TAG + "bool":
             self.fail(node, field, f"expected true or false, got {_what(node)}")
+        if node.value.lower() not in SafeConstructor.bool_values:  # `!!bool maybe`
+            self.fail(node, field, f"expected true or false, got {node.value!r:.40}")
         return bool(_CONSTRUCT.construct_yaml_bool(node))
 
     def time_scale(self, node: Node, field: str) -> float:
@@ -555,151 +592,31 @@ class _Walker:
                 field,
                 f"expected a number >= 0 (0 = the clock jumps, 1 = real time), got {_what(node)}",
             )
-        value = float(_CONSTRUCT.construct_object(node))
+        try:  # `!!float abc`, 4,300 digits: PyYAML's constructors raise
+            value = float(_CONSTRUCT.construct_object(node))
+        except (ValueError, OverflowError):
+            value = math.nan
         if not math.isfinite(value) or value < 0:
             self.fail(
                 node,
                 field,
-                f"expected a number >= 0 (0 = the clock jumps, 1 = real time), got {node.value}",
+                f"expected a number >= 0 (0 = the clock jumps, 1 = real time), got "
+                f"{_short(node.value)[1:-1]}",
             )
         return value
 
 
 _CONSTRUCT = SafeConstructor()
+# The tags a plain scalar resolves to: any other (`!!binary`, `!!python/...`) is a mistake.
+_TEXT_TAGS = frozenset(_TAG + t for t in ("str", "int", "float", "bool", "null"))
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """A value quoted in a message, cut to a readable length (a 4,300-digit number is not)."""
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[: limit - 3] + f"... ({len(text)} characters)")
 
 
 def _join(field: str, key: str) -> str:
     return f"{field}.{key}" if field else key
-
-
-# --- the filter expression -------------------------------------------------------------------
-
-Match = Callable[[DeviceRecord], bool]
-
-_FIELDS = ("backend", "host", "ios", "model", "name")
-_OPS: dict[str, Callable[[object, object], bool]] = {
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-    "<": lambda a, b: a < b,  # type: ignore[operator]
-    "<=": lambda a, b: a <= b,  # type: ignore[operator]
-    ">": lambda a, b: a > b,  # type: ignore[operator]
-    ">=": lambda a, b: a >= b,  # type: ignore[operator]
-}
-_TOKEN = re.compile(
-    r"""\s*(?:(?P<op>==|!=|<=|>=|<|>)|(?P<paren>[()])|(?P<string>"[^"]*"|'[^']*')"""
-    r"""|(?P<word>[A-Za-z0-9._-]+)|(?P<bad>\S))"""
-)
-
-
-class _Token(NamedTuple):
-    kind: str  # op, paren, string, word, keyword, end
-    text: str
-    column: int  # 1-based
-
-
-def parse_filter(expr: str) -> Match:
-    """Compile a device filter (grammar in the module docstring); UsageError names the column."""
-    return _FilterParser(expr).parse()
-
-
-class _FilterParser:
-    """Recursive descent over the tokens; builds closures, never evaluates user text."""
-
-    def __init__(self, expr: str):
-        self.expr = expr
-        self.tokens = self.lex(expr)
-        self.at = 0
-
-    def fail(self, column: int, problem: str) -> NoReturn:
-        raise UsageError(f"device filter {self.expr!r}: column {column}: {problem}")
-
-    def lex(self, expr: str) -> list[_Token]:
-        tokens: list[_Token] = []
-        for found in _TOKEN.finditer(expr.rstrip()):
-            kind = found.lastgroup or "bad"
-            text, column = found.group(kind), found.start(kind) + 1
-            if kind == "bad":
-                problem = (
-                    "the closing quote is missing" if text in "'\"" else f"unexpected {text!r}"
-                )
-                self.fail(column, problem)
-            if kind == "word" and text in _KEYWORDS:
-                kind = "keyword"
-            tokens.append(_Token(kind, text, column))
-        tokens.append(_Token("end", "", len(expr.rstrip()) + 1))
-        return tokens
-
-    @property
-    def current(self) -> _Token:
-        return self.tokens[self.at]
-
-    def take(self) -> _Token:
-        token = self.tokens[self.at]
-        self.at += token.kind != "end"
-        return token
-
-    def parse(self) -> Match:
-        match = self.either()
-        if self.current.kind != "end":
-            self.fail(
-                self.current.column, f"expected 'and', 'or' or the end, got {self.current.text!r}"
-            )
-        return match
-
-    def either(self) -> Match:
-        terms = [self.both()]
-        while self.current.text == "or" and self.current.kind == "keyword":
-            self.take()
-            terms.append(self.both())
-        return terms[0] if len(terms) == 1 else lambda d: any(term(d) for term in terms)
-
-    def both(self) -> Match:
-        terms = [self.negation()]
-        while self.current.text == "and" and self.current.kind == "keyword":
-            self.take()
-            terms.append(self.negation())
-        return terms[0] if len(terms) == 1 else lambda d: all(term(d) for term in terms)
-
-    def negation(self) -> Match:
-        token = self.take()
-        if token.kind == "keyword" and token.text == "not":
-            inner = self.negation()
-            return lambda d: not inner(d)
-        if token.text == "(":
-            inner = self.either()
-            closing = self.take()
-            if closing.text != ")":
-                got = repr(closing.text) if closing.text else "the end"
-                self.fail(closing.column, f"expected ')', got {got}")
-            return inner
-        if token.kind != "word":
-            got = repr(token.text) if token.text else "the end"
-            self.fail(
-                token.column, f"expected a tag, backend, device name, 'not' or '(', got {got}"
-            )
-        if self.current.kind == "op":
-            return self.comparison(token)
-        word = token.text
-        return lambda d: word in d.tags or word == d.backend or word == d.name
-
-    def comparison(self, field: _Token) -> Match:
-        op, value = self.take(), self.take()
-        if field.text not in _FIELDS:
-            self.fail(
-                field.column, f"{field.text!r} cannot be compared; fields: {', '.join(_FIELDS)}"
-            )
-        if value.kind not in ("word", "string"):
-            got = repr(value.text) if value.text else "the end"
-            self.fail(value.column, f"expected a value after {op.text}, got {got}")
-        text = value.text.strip("'\"") if value.kind == "string" else value.text
-        compare, name = _OPS[op.text], field.text
-        if name != "ios":
-            if op.text not in ("==", "!="):
-                self.fail(op.column, f"{name} compares only with == and !=")
-            return lambda d: getattr(d, name) is not None and compare(getattr(d, name), text)
-        if not is_version(text):
-            self.fail(
-                value.column, f'ios compares with a version like "17" or "17.4", got {text!r}'
-            )
-        wanted = version_key(text)
-        return lambda d: d.ios is not None and compare(version_key(d.ios), wanted)

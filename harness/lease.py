@@ -22,6 +22,7 @@ heartbeat, release. `Lab` uses `Leases`; `bgharness who` and `release` use `Leas
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import getpass
 import hashlib
@@ -35,6 +36,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from pathlib import Path
+from typing import TypeVar
 
 from harness.errors import HarnessError
 from harness.inventory import DeviceRecord
@@ -45,6 +47,8 @@ LEASE_DIR_ENV = "BGHARNESS_LEASE_DIR"
 DEFAULT_TTL_S = 60.0
 # How often a waiting run says it is still waiting (real seconds).
 PROGRESS_EVERY_S = 30.0
+
+T = TypeVar("T")
 
 
 class LeaseError(HarnessError):
@@ -190,8 +194,13 @@ class LeaseRecord:
 
     @classmethod
     def from_json(cls, text: str) -> LeaseRecord:
+        """Parse a lease file; ValueError naming the field when it is not what this module wrote
+        (hand-edited, another version's, or cut short), so nothing downstream meets a bad type."""
         data = json.loads(text)
-        return cls(**{**data, "holder": Holder(**data["holder"])})
+        if not isinstance(data, dict) or not isinstance(data.get("holder"), dict):
+            raise ValueError("expected a JSON object with a `holder` object")
+        holder = _checked(Holder, data["holder"], "holder.")
+        return _checked(cls, {**data, "holder": holder}, "")
 
 
 def lease_key(record: DeviceRecord, state_dir: Path) -> str:
@@ -237,13 +246,19 @@ class LeaseDir:
         """The lease on `key` as written, stale or not; None when there is none."""
         file = self._lease(key)
         try:
-            return LeaseRecord.from_json(file.read_text())
+            return LeaseRecord.from_json(file.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
-        except (ValueError, TypeError, KeyError) as exc:
+        except OSError as exc:  # a folder in its place, no permission, an I/O error
+            what = exc.strerror or type(exc).__name__
             raise LeaseError(
-                f"the lease file {file} is unreadable ({exc}); if no run is using that device, "
-                "delete the file"
+                f"cannot read the lease file {file} ({what}); if no run is using that device, "
+                "remove it (and let every lab user read the lease folder)"
+            ) from None
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
+            raise LeaseError(
+                f"the lease file {file} is unreadable ({_short(exc)}); if no run is using that "
+                "device, delete the file"
             ) from None
 
     def all(self) -> list[LeaseRecord]:
@@ -260,6 +275,7 @@ class LeaseDir:
     ) -> Attempt:
         """Take the lease on `key` if nobody live holds it; never waits."""
         with self._locked(key):
+            self._clean_tmp(key)
             now = time.time()
             current = self.read(key)
             why = current.stale(now) if current is not None else None
@@ -310,11 +326,18 @@ class LeaseDir:
     def _lease(self, key: str) -> Path:
         return self.path / f"{key}.lease"
 
+    def _clean_tmp(self, key: str) -> None:
+        """Remove what a run killed inside `_write` left (`.KEY.lease.PID.tmp`, PID gone)."""
+        for tmp in self.path.glob(f".{key}.lease.*.tmp"):
+            with contextlib.suppress(OSError, ValueError):
+                if not pid_alive(int(tmp.name.rsplit(".", 2)[-2])):
+                    tmp.unlink()
+
     @contextlib.contextmanager
     def _locked(self, key: str) -> Iterator[None]:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o664)
+            fd = _open_lock(self.path / f"{key}.lock")
         except OSError as exc:
             raise LeaseError(
                 f"cannot use the lease folder {self.path}: {exc.strerror}; set "
@@ -330,8 +353,21 @@ class LeaseDir:
         """Write the whole file beside, then rename over: readers never see half a lease."""
         file = self._lease(record.key)
         tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-        tmp.write_text(record.to_json())
-        os.replace(tmp, file)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.fchmod(fd, 0o644)  # whatever the umask: other lab users read it
+                os.write(fd, record.to_json().encode())
+            finally:
+                os.close(fd)
+            os.replace(tmp, file)
+        except OSError as exc:  # disk full, folder made read-only: the caller decides
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise LeaseError(
+                f"cannot write the lease file {file} ({exc.strerror or exc}); free space in "
+                f"the lease folder or make it writable (or set {LEASE_DIR_ENV})"
+            ) from None
 
 
 # -- What one process holds ---------------------------------------------------------------------
@@ -351,6 +387,8 @@ class Lease:
     record: LeaseRecord
     state: LeaseState = LeaseState.HELD
     lost_to: LeaseRecord | None = field(default=None)
+    why_lost: str = "its heartbeat could not renew it in time"
+    renew_error: str | None = None  # the last renewal's failure, while it is still held
 
     def check_held(self, method: str) -> None:
         """Raise, naming `method` and the state, unless the lease is still held."""
@@ -359,9 +397,8 @@ class Lease:
         if self.state is LeaseState.LOST:
             taker = f"; now {self.lost_to.describe()}" if self.lost_to else ""
             raise LeaseLost(
-                f"{method}: the lease on {self.record.device} was lost (its heartbeat could not "
-                f"renew it in time){taker}. Another run may be using the device: stop, check "
-                "`bgharness who`, and run again"
+                f"{method}: the lease on {self.record.device} was lost ({self.why_lost}){taker}. "
+                "Another run may be using the device: stop, check `bgharness who`, and run again"
             )
         raise LeaseError(f"{method}: the lease on {self.record.device} was already released")
 
@@ -433,12 +470,14 @@ class Leases:
             return list(self._held.values())
 
     def release(self, key: str) -> None:
-        """Give one lease back (the device could not be opened); harmless when not held."""
+        """Give one lease back (the device could not be opened); harmless when not held.
+
+        Under the same lock as a heartbeat's renewal, so a release never looks like a loss.
+        """
         with self._lock:
             lease = self._held.pop(key, None)
-        if lease is not None and lease.state is LeaseState.HELD:
-            self.folder.release(lease.record)
-            lease.state = LeaseState.RELEASED
+            if lease is not None:
+                self._give_back(lease)
 
     def release_all(self) -> None:
         """Stop the heartbeat and give every held lease back; harmless to call twice."""
@@ -448,23 +487,47 @@ class Leases:
         with self._lock:
             leases = list(self._held.values())
             self._held.clear()
-        for lease in leases:
-            if lease.state is LeaseState.HELD:
+            for lease in leases:
+                self._give_back(lease)
+
+    def _give_back(self, lease: Lease) -> None:
+        if lease.state is LeaseState.HELD:
+            lease.state = LeaseState.RELEASED
+            with contextlib.suppress(LeaseError):  # unreadable now: it expires on its own
                 self.folder.release(lease.record)
-                lease.state = LeaseState.RELEASED
 
     def renew_all(self) -> None:
-        """One heartbeat: push every held lease's expiry forward; mark lost ones LOST."""
+        """One heartbeat: push every held lease's expiry forward; mark lost ones LOST.
+
+        A renewal that fails (disk full, folder gone read-only) is retried at the next beat; when
+        less than one beat is left before the lease expires, it is marked LOST, before another
+        run can take the device, so the next check of this run fails naming why.
+        """
         for lease in self.held():
-            if lease.state is not LeaseState.HELD:
-                continue
+            with self._lock:
+                if lease.state is LeaseState.HELD and lease.record.key in self._held:
+                    self._renew(lease)
+
+    def _renew(self, lease: Lease) -> None:
+        device = lease.record.device
+        try:
             renewed = self.folder.renew(lease.record)
-            if renewed is None:
+        except LeaseError as exc:
+            if lease.renew_error is None:
+                self._say(f"{device}: could not renew its lease: {exc}")
+            lease.renew_error = str(exc)
+            if time.time() >= lease.record.expires - self.ttl / 4:
                 lease.state = LeaseState.LOST
+                lease.why_lost = f"its heartbeat could not renew it: {exc}"
+                self._say(f"{device}: lost its lease (could not renew it); see `bgharness who`")
+            return
+        if renewed is None:
+            lease.state = LeaseState.LOST
+            with contextlib.suppress(LeaseError):
                 lease.lost_to = self.folder.read(lease.record.key)
-                self._say(f"{lease.record.device}: lost its lease; see `bgharness who`")
-            else:
-                lease.record = renewed
+            self._say(f"{device}: lost its lease; see `bgharness who`")
+        else:
+            lease.record, lease.renew_error = renewed, None
 
     def _keep(self, lease: Lease) -> Lease:
         with self._lock:
@@ -478,11 +541,13 @@ class Leases:
         return lease
 
     def _beat(self) -> None:
+        # Never dies quietly: a heartbeat that stopped would let another run take the device
+        # while this one keeps testing. renew_all turns a failed write into LOST in time.
         while not self._stop.wait(self.ttl / 4):
             try:
                 self.renew_all()
-            except LeaseError as exc:  # the folder vanished or became unwritable; say, retry
-                self._say(f"lease heartbeat: {exc}")
+            except Exception as exc:  # a bug, not the folder: say it, keep beating
+                self._say(f"lease heartbeat: {_short(exc)}")
 
     def _busy_message(self, theirs: LeaseRecord, waited: float) -> str:
         gave_up = (
@@ -499,6 +564,59 @@ class Leases:
 
 
 # -- Helpers ------------------------------------------------------------------------------------
+
+# Lease and lock files are shared by every lab user of the folder (README: BGHARNESS_LEASE_DIR),
+# whatever each one's umask; the folder's own permissions say who may take leases.
+SHARED_MODE = 0o666
+# Times in a lease file are seconds since the epoch: beyond this (year 5138) is not a time.
+_MAX_TIME = 1e11
+
+
+def _open_lock(path: Path) -> int:
+    """The lock file, created shareable; read-only when another user made it 0644 (flock works
+    on a read-only descriptor too)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, SHARED_MODE)
+    except FileExistsError:
+        try:
+            return os.open(path, os.O_RDWR)
+        except PermissionError:
+            return os.open(path, os.O_RDONLY)
+    with contextlib.suppress(OSError):
+        os.fchmod(fd, SHARED_MODE)
+    return fd
+
+
+_FIELD_TYPES = {"str": (str,), "int": (int,), "float": (int, float)}
+
+
+def _checked(cls: type[T], data: dict[str, object], prefix: str) -> T:
+    """`cls(**data)` once every field has the type its annotation names (None where optional)."""
+    known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    data = {name: value for name, value in data.items() if name in known}  # a newer version's
+    for name, spec in known.items():
+        if name not in data:
+            if spec.default is dataclasses.MISSING:
+                raise ValueError(f"missing field {prefix}{name}")
+            continue
+        value, annotation = data[name], str(spec.type)
+        if name == "holder":
+            continue
+        if value is None and "None" in annotation:
+            continue
+        kinds = _FIELD_TYPES[annotation.split(" ")[0]]
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            raise ValueError(f"field {prefix}{name} should be a {annotation}, not {value!r:.40}")
+        numeric = isinstance(value, int | float)
+        if numeric and (not 0 <= value < _MAX_TIME or (name == "ttl" and value <= 0)):  # type: ignore[operator]
+            raise ValueError(f"field {prefix}{name} is out of range: {value!r:.40}")
+    return cls(**data)
+
+
+def _short(exc: BaseException) -> str:
+    """An exception as one short line, for messages that must stay one line."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:199] + "…"
 
 
 def _user() -> str:

@@ -72,8 +72,6 @@ MARKERS = (
 DEFAULT_DEVICE_WAIT_S = 1800.0
 # A session action that may wait this many real seconds or more gets a line when it starts.
 DEFAULT_PROGRESS_AFTER_S = 60.0
-# At most this many log lines go into a failing test's log attachment (the newest).
-MAX_LOG_LINES = 20_000
 LEASE_TTL_ENV = "BGHARNESS_LEASE_TTL"
 
 _plugin_key = pytest.StashKey["DevicePlugin"]()
@@ -112,6 +110,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         default=None,
         help="where failing tests leave their log and events (default: reports/artifacts)",
+    )
+    group.addoption(
+        "--bg-full-log",
+        action="store_true",
+        help="attach the whole device log to a failing test (default: only the app's lines and "
+        "the background-task daemons'; reports get published)",
     )
     group.addoption(
         "--device-wait",
@@ -192,6 +196,7 @@ class DevicePlugin:
         self.skips: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         self.said: list[str] = []
         self._lab: Lab | None = None
+        self._lab_error: str | None = None
         self._selected: list[DeviceRecord] | None = None
         self._old_sigterm: Any = None
         self._usage_error: pytest.UsageError | None = None
@@ -201,10 +206,13 @@ class DevicePlugin:
     @property
     def lab(self) -> Lab:
         if self._lab is None:
-            try:
-                self._lab = Lab.load(_devices_path(self.config), self.state_dir, self.say)
-            except HarnessError as exc:
-                raise pytest.UsageError(str(exc)) from None
+            if self._lab_error is None:  # a broken devices.yaml is read once a run, not per hook
+                try:
+                    self._lab = Lab.load(_devices_path(self.config), self.state_dir, self.say)
+                except HarnessError as exc:
+                    self._lab_error = str(exc)
+            if self._lab is None:
+                raise pytest.UsageError(self._lab_error)
             self._lab.leases = self._leases()
         return self._lab
 
@@ -431,21 +439,26 @@ class DevicePlugin:
     def _leave_evidence(self, session: Session, item: pytest.Item) -> None:
         """Attach what QA needs to judge a failure, to Allure and to reports/artifacts/<test>/."""
         try:
-            files = _evidence(session, item.name)
+            files = _evidence(session, item.name, self.config.getoption("bg_full_log"))
         except Exception as exc:  # evidence must never hide the test's own failure
             self.say(f"{session.device.name}: could not gather the failure's evidence: {exc!r}")
             return
         folder = self.artifacts / re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid)
-        folder.mkdir(parents=True, exist_ok=True)
-        for file in files:
-            allure.attach(file.body, file.title, file.kind)
-            (folder / file.name).write_bytes(
-                file.body if isinstance(file.body, bytes) else file.body.encode()
-            )
         session_events = session.timeline.events(session.started)
-        (folder / "events.jsonl").write_text(
-            "".join(json.dumps(e.as_json()) + "\n" for e in session_events)
-        )
+        events = "".join(json.dumps(e.as_json()) + "\n" for e in session_events)
+        try:
+            for file in files:
+                allure.attach(file.body, file.title, file.kind)
+            folder.mkdir(parents=True, exist_ok=True)
+            for file in [*files, _Evidence("events.jsonl", "", None, events)]:
+                body = file.body if isinstance(file.body, bytes) else file.body.encode()
+                (folder / file.name).write_bytes(body)
+        except OSError as exc:  # full or read-only disk: the failure still reports, the run goes on
+            self.say(
+                f"{session.device.name}: could not write the failure's evidence to {folder} "
+                f"({exc.strerror or exc}); free space there or make it writable, or set "
+                "--bg-artifacts DIR"
+            )
 
 
 # -- Fixtures -------------------------------------------------------------------------------------
@@ -464,7 +477,7 @@ def device(request: pytest.FixtureRequest) -> Device:
         opened = plugin.lab.open(name)
     except (Unsupported, DeviceUnavailable) as exc:
         pytest.skip(str(exc))
-    except LeaseError as exc:
+    except HarnessError as exc:  # a lease, an unreadable journal, a state folder it cannot write
         raise _failure(exc) from None
     plugin.infos[name] = opened.info()
     return opened
@@ -503,6 +516,10 @@ def bg(request: pytest.FixtureRequest, device: Device) -> Iterator[Session]:
             f"{node.nodeid} is an experiment but recorded no observation: call bg.observe(...)",
             pytrace=False,
         )
+    try:  # a lease lost during the test (its heartbeat could not write) fails it here
+        plugin.lab.check_lease(device.name, "bg teardown")
+    except LeaseError as exc:
+        raise _failure(exc) from None
 
 
 @pytest.fixture
@@ -605,16 +622,13 @@ class _Evidence:
     body: str | bytes
 
 
-def _evidence(session: Session, test: str) -> list[_Evidence]:
+def _evidence(session: Session, test: str, full_log: bool = False) -> list[_Evidence]:
     """The timeline picture, the log since the test began, its events, device info, screen."""
     start = session.started
     now = session.clock.now()
     events = session.timeline.events(start)
     entries = session.timeline.entries(start)
-    dropped = max(0, len(entries) - MAX_LOG_LINES)
-    log = "".join(e.syslog_line() + "\n" for e in entries[dropped:])
-    if dropped:
-        log = f"({dropped} earlier lines left out; the whole log is on the device)\n" + log
+    log = report.device_log(entries, session.app.info if session.app else None, full_log)
     info = session.device.info()
     svg = timeline_svg.render(
         events,

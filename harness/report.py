@@ -13,12 +13,16 @@ and the tests. Three parts:
 - `environment.properties` and `categories.json`, written once per run by the controller.
 - `merge_results` and `build_html`: many jobs' allure-results folders (one per lab host) become
   one folder, and Allure's own command-line tool (the npm package `allure`) turns it into HTML.
+- `device_log`: the device log a failing test attaches. Reports get published (the nightly), so by
+  default it holds only the app's own lines and those of the daemons that schedule background
+  work, never the rest of the phone; the whole log is an opt-in (`--bg-full-log`). Capped.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -29,6 +33,7 @@ from pathlib import Path
 from harness.appbundle import AppInfo
 from harness.device import DeviceInfo
 from harness.errors import Category, HarnessError, InfraError, UsageError
+from harness.events import LogEntry
 from harness.inventory import DeviceRecord
 
 FailureKind = Category
@@ -372,3 +377,76 @@ def _split_property(line: str) -> tuple[str, str, str]:
             return line[:i].rstrip(), line[i], line[i + 1 :].lstrip()
         i += 1
     return line, "", ""
+
+
+# -- The device log of a failing test -----------------------------------------------------------
+
+# At most this many lines and bytes go into a failing test's log attachment (the newest).
+MAX_LOG_LINES = 20_000
+MAX_LOG_BYTES = 4 << 20
+# The daemons that schedule background work: all their lines are kept (facts A1-A3: dasd runs
+# BGTaskScheduler's activities; the BackgroundTasks framework logs in the app and in dasd).
+_SCHEDULER_PROCESSES = frozenset({"dasd"})
+_SCHEDULER_SUBSYSTEMS = ("com.apple.duetactivityscheduler", "com.apple.BackgroundTasks")
+_SCHEDULER_IMAGES = frozenset({"BackgroundTasks", "DuetActivityScheduler"})
+# System processes whose lines are kept only when they name the app (its bundle id, executable
+# or pid): launches, suspensions, terminations, the app-switcher swipe, jetsam.
+_ABOUT_THE_APP = frozenset({"runningboardd", "RunningBoard", "SpringBoard", "kernel", ""})
+# The probe's own subsystem (suites/apps/BGProbe).
+_PROBE_SUBSYSTEM = "dev.bgharness.probe"
+
+
+def device_log(
+    entries: Sequence[LogEntry],
+    app: AppInfo | None,
+    full: bool = False,
+    max_lines: int = MAX_LOG_LINES,
+    max_bytes: int = MAX_LOG_BYTES,
+) -> str:
+    """The log lines a failing test attaches, newest kept within the caps; a first line says
+    what was left out and why, so a reader knows the log is a selection."""
+    pids = frozenset(e.pid for e in entries if app is not None and e.process == app.executable)
+    kept = list(entries) if full else [e for e in entries if _ours(e, app, pids)]
+    scope = "the whole device log" if full else _scope_line(app, len(entries) - len(kept))
+    lines: list[str] = []
+    size = 0
+    for entry in reversed(kept):
+        line = entry.syslog_line() + "\n"
+        size += len(line.encode("utf-8", "replace"))
+        if len(lines) >= max_lines or size > max_bytes:
+            break
+        lines.append(line)
+    capped = len(kept) - len(lines)
+    if capped:
+        scope += f"; {capped} earlier lines left out (caps: {max_lines} lines, {max_bytes} bytes)"
+    return f"({scope})\n" + "".join(reversed(lines))
+
+
+def _scope_line(app: AppInfo | None, others: int) -> str:
+    who = f"{app.bundle_id}'s" if app else "the app's"
+    return (
+        f"{who} lines and the background-task daemons' (dasd, BackgroundTasks, and RunningBoard, "
+        f"SpringBoard and kernel lines naming the app); {others} other lines of the phone left "
+        "out: run with --bg-full-log to attach the whole log"
+    )
+
+
+def _ours(entry: LogEntry, app: AppInfo | None, pids: frozenset[int]) -> bool:
+    """Whether a line is the app's, the probe's, or a background-task daemon's."""
+    if entry.subsystem.startswith(_PROBE_SUBSYSTEM):
+        return True
+    if entry.process in _SCHEDULER_PROCESSES or entry.image in _SCHEDULER_IMAGES:
+        return True
+    if entry.subsystem.startswith(_SCHEDULER_SUBSYSTEMS):
+        return True
+    if app is None:
+        return False
+    if entry.process == app.executable:
+        return True
+    if entry.process in _ABOUT_THE_APP:
+        message = entry.message
+        names = (app.bundle_id, f"{app.executable}[", f"[{app.executable}]")
+        if any(name in message for name in names):
+            return True
+        return any(re.search(rf"(\[|:|pid ){pid}\b", message) for pid in pids)
+    return False

@@ -395,6 +395,7 @@ class Session:
 
     def _undo(self, p: Perturbation) -> None:
         if p in self._active:
+            self._journal.mark_undoing(p)  # a stop from here on is not "left applied"
             undo(self.device, p)
             self._active.remove(p)
             self._journal.remove(p)
@@ -454,16 +455,26 @@ class Session:
 def recover(device: Device, journal: Journal) -> list[str]:
     """Undo what crashed runs left applied on `device`; one line for each thing restored."""
     said = []
+    journal.clean_tmp(device.name)
     for p in journal.abandoned(device.name):
+        # A lock already undone needs nothing; a network undo is harmless to repeat.
+        already = p.kind == "lock" and not device.locked()
         try:
-            undo(device, p)
+            if not already:
+                undo(device, p)
         except HarnessError as exc:
             said.append(f"{device.name}: could not undo {p.describe()}: {exc}")
             continue
         journal.remove(p)
-        said.append(
-            f"{device.name}: {KINDS[p.kind].undone}: a crashed run left it ({p.describe()})"
-        )
+        undone = KINDS[p.kind].undone
+        if already:
+            said.append(f"{device.name}: removed a stale journal entry ({p.describe()})")
+        elif p.undoing:
+            said.append(
+                f"{device.name}: {undone} again: a run stopped while undoing it ({p.describe()})"
+            )
+        else:
+            said.append(f"{device.name}: {undone}: a crashed run left it ({p.describe()})")
     return said
 
 

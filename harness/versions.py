@@ -15,7 +15,11 @@ from harness.errors import UsageError
 Version = tuple[int, int, int]
 
 # Up to three numbers, then an optional pre-release suffix (b2, beta 2, RC) that is ignored.
-_VERSION = re.compile(r"\s*(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:\s*(?:[abAB]|beta|RC|rc)\s*\d*)?\s*")
+# ASCII digits only (\d takes other scripts' digits too), at most six each: a 4,300-digit
+# "version" is not one.
+_VERSION = re.compile(
+    r"\s*([0-9]{1,6})(?:\.([0-9]{1,6}))?(?:\.([0-9]{1,6}))?(?:\s*(?:[abAB]|beta|RC|rc)\s*[0-9]{0,6})?\s*"
+)
 _SPEC = re.compile(r"\s*(>=|<=|==|!=|>|<)?\s*(.+?)\s*")
 _OPS = {
     ">=": lambda a, b: a >= b,
@@ -39,7 +43,8 @@ def version_key(text: str) -> Version:
     """A version padded to three parts: "17" == "17.0" < "17.4" < "17.10"; "18.0b2" is 18.0."""
     m = _VERSION.fullmatch(text)
     if m is None:
-        raise VersionError(f'{text!r} is not an iOS version like "17", "17.4" or "18.0b2"')
+        shown = repr(text) if len(text) <= 40 else repr(text[:37] + "...")
+        raise VersionError(f'{shown} is not an iOS version like "17", "17.4" or "18.0b2"')
     return (int(m[1]), int(m[2] or 0), int(m[3] or 0))
 
 

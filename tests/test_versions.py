@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from harness.address import Address, parse_address
+from harness.device_filter import parse_filter
 from harness.errors import UsageError
-from harness.inventory import DeviceRecord, parse_filter
+from harness.inventory import DeviceRecord
 from harness.udid import same_udid, udid_key
 from harness.versions import major, parse_spec, satisfies, version_key
 

@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,11 +27,12 @@ from harness.backends.virtual_probe import ERR_SEC_INTERACTION_NOT_ALLOWED, Prob
 from harness.clock import VirtualClock, _Timer
 from harness.debugger import parse_simulate_command
 from harness.device import NETWORK_PROFILES, DeviceInfo, Progress
-from harness.errors import DebugUsageError, PlanError, Unsupported, UsageError
+from harness.errors import DebugUsageError, InfraError, PlanError, Unsupported, UsageError
 from harness.events import LogEntry
 from harness.inventory import DeviceRecord
 from harness.logstream import QueueLogStream
 from harness.plan import PLAN_ENV, Plan, Request, plan_from_json
+from harness.processes import pid_alive
 
 # -- Policies ---------------------------------------------------------------------------------
 
@@ -297,9 +299,7 @@ class VirtualIPhone:
     def open(cls, record: DeviceRecord, state_dir: Path) -> VirtualIPhone:
         """Connect to the virtual iPhone, with the network and lock state it was left in."""
         phone = cls(record, state_dir, VirtualClock(VIRTUAL_EPOCH, scale=record.time_scale))
-        if phone._state_file.exists():
-            state = json.loads(phone._state_file.read_text())
-            phone._network, phone._locked = state.get("network"), state.get("locked", False)
+        phone._load_state()
         return phone
 
     # -- Device contract: identity, apps ------------------------------------------------------
@@ -916,11 +916,61 @@ class VirtualIPhone:
         body = {"event": kind, **({"task": task} if task else {}), **attrs}
         self._log(proc.executable, proc.pid, _PROBE, "bgprobe " + json.dumps(body, sort_keys=True))
 
+    # -- State that outlives the process (network, lock), as on a phone -----------------------
+
+    def _load_state(self) -> None:
+        """The network and lock the last run left. A file that is not what `_save_state` wrote
+        (empty, cut short, garbage, a folder) sets the phone back to its safe state, online and
+        unlocked, with one warning line: a broken file must not fail every later run."""
+        file = self._state_file
+        for stale in file.parent.glob(f".{file.name}.*.tmp") if file.parent.is_dir() else []:
+            with contextlib.suppress(OSError, ValueError):  # a killed run's unfinished write
+                if not pid_alive(int(stale.name.rsplit(".", 2)[-2])):
+                    stale.unlink()
+        try:
+            state = json.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, RecursionError) as exc:
+            return self._reset_state(f"{type(exc).__name__}: {_one_line(exc)}")
+        network = state.get("network") if isinstance(state, dict) else 0
+        locked = state.get("locked", False) if isinstance(state, dict) else 0
+        if network not in (None, *NETWORK_PROFILES) or not isinstance(locked, bool):
+            return self._reset_state(f"unexpected content {_one_line(state)}")
+        self._network, self._locked = network, locked
+
+    def _reset_state(self, why: str) -> None:
+        self._network, self._locked = None, False
+        self.warnings.append(
+            f"{self.name}: its state file {self._state_file} was unreadable ({why}); the "
+            "virtual iPhone is back online and unlocked, its safe state"
+        )
+        with contextlib.suppress(InfraError):
+            if self._state_file.is_dir():
+                shutil.rmtree(self._state_file)
+            self._save_state()
+
     def _save_state(self) -> None:
-        self._state_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"network": self._network, "locked": self._locked}))
-        os.replace(tmp, self._state_file)
+        """Write the whole file beside, fsync, rename over: a crash leaves the old or the new."""
+        file = self._state_file
+        tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+        body = json.dumps({"network": self._network, "locked": self._locked}).encode()
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(fd, body)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, file)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise InfraError(
+                f"{self.name}: cannot save the virtual iPhone's state to {file} "
+                f"({exc.strerror or exc}); make {file.parent} writable and free space there"
+            ) from None
 
 
 class _SettlingClock:
@@ -1018,3 +1068,9 @@ def _request_description(request: Request, bundle_id: str, now: float) -> str:
         f"requiresExternalPower={int(request.requires_power)}, "
         f"requiresNetworkConnectivity={int(request.requires_network)}>"
     )
+
+
+def _one_line(value: object) -> str:
+    """Anything as one short line, for a warning that must stay one line."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= 80 else text[:79] + "…"
