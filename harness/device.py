@@ -96,5 +96,9 @@ class Device(Protocol):
 
     def screenshot(self) -> bytes: ...
 
+    def tap(self, element: str) -> None:
+        """Tap the element with this accessibility identifier in the foreground app: a person's
+        action (facts B3: continued tasks must start from one). Needs WebDriverAgent on a phone."""
+
     def close(self) -> None:
         """Release the connection; the device is left as the journal says it should be."""

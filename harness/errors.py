@@ -28,7 +28,14 @@ class InventoryError(UsageError):
 
 
 class PlanError(UsageError):
-    """A probe plan does not follow suites/apps/BGProbe/plan.schema.json."""
+    """A probe plan does not follow harness/schemas/plan.schema.json.
+
+    `paths` are the plan paths of the problems (`plan.submit[0].id`), `why` one of invalid,
+    version, not_json: what the probe app reports in its plan.rejected event.
+    """
+
+    paths: list[str] = []  # noqa: RUF012
+    why: str = "invalid"
 
 
 class AppError(UsageError):

@@ -10,6 +10,104 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+@dataclass(frozen=True)
+class ProbeEvent:
+    """One kind the probe app writes as `bgprobe {json}`: its attrs (name -> JSON type) and why."""
+
+    attrs: dict[str, str]
+    meaning: str
+    task: bool = True  # the line carries a `task`
+
+
+# Every event the probe app (ProbeKit and the virtual iPhone's probe) writes, with its attrs:
+# the same names and JSON types on both sides (the conformance table checks them). The README's
+# probe-event table is generated from this (`probe_events_markdown`) and checked by a test.
+PROBE_EVENTS: dict[str, ProbeEvent] = {
+    "app.launched": ProbeEvent(
+        {"reason": "str", "supported_resources": "list[str]"},
+        "didFinishLaunching ran; reason user|background; BGTaskScheduler.supportedResources "
+        "(`gpu` or nothing; facts B3)",
+        task=False,
+    ),
+    "plan.rejected": ProbeEvent(
+        {"reason": "str", "path": "str"},
+        "the plan was not followed: reason invalid|version|not_json; path of the first problem",
+        task=False,
+    ),
+    "app.tapped": ProbeEvent({"name": "str"}, "a person tapped `bgprobe.tap.<name>`", task=False),
+    "task.registered": ProbeEvent({}, "register(forTaskWithIdentifier:) returned true"),
+    "task.registration_error": ProbeEvent(
+        {"reason": "str"}, "register returned false (reason not_permitted)"
+    ),
+    "task.submitted": ProbeEvent({"type": "str"}, "submit did not throw"),
+    "task.submit_failed": ProbeEvent(
+        {"type": "str", "code": "int", "domain": "str"}, "submit threw this NSError"
+    ),
+    "task.cancel_requested": ProbeEvent(
+        {"all": "bool"}, "the app called cancel(taskRequestWithIdentifier:) or cancelAll"
+    ),
+    "task.launched": ProbeEvent({"type": "str"}, "the launch handler was called"),
+    "task.progress": ProbeEvent(
+        {"completed": "int", "total": "int"}, "the handler reported a unit of progress"
+    ),
+    "task.expired": ProbeEvent({}, "the expiration handler was called"),
+    "task.completed": ProbeEvent({"success": "bool"}, "the app called setTaskCompleted"),
+    "keychain.read": ProbeEvent(
+        {"accessibility": "str", "status": "int"}, "SecItemCopyMatching's OSStatus (0 = read)"
+    ),
+    "keychain.locked": ProbeEvent(
+        {"accessibility": "str", "status": "int"},
+        "the read failed with errSecInteractionNotAllowed (-25308; facts B8), after keychain.read",
+    ),
+    "file.access": ProbeEvent(
+        {"op": "str", "protection": "str", "ok": "bool"}, "a file write/read with a protection class"
+    ),
+    "bgtime.began": ProbeEvent({"name": "str"}, "UIApplication.beginBackgroundTask"),
+    "bgtime.ended": ProbeEvent({"name": "str"}, "endBackgroundTask"),
+    "bgtime.expired": ProbeEvent({"name": "str"}, "its expiration handler was called"),
+    "upload.started": ProbeEvent({"bytes": "int"}, "a background URLSession upload was resumed"),
+    "upload.finished": ProbeEvent({"error": "int"}, "the upload ended (NSURLError code, 0 = ok)"),
+    "memory.allocated": ProbeEvent({"mb": "int", "ok": "bool"}, "memory allocated and touched"),
+    "gpu.work": ProbeEvent({"ok": "bool"}, "a Metal compute pass ran (ok) or was refused"),
+}
+
+PROBE_KINDS_NEW = frozenset(PROBE_EVENTS)
+
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "str": str,
+    "int": int,
+    "bool": bool,
+    "list[str]": list,
+}
+
+
+def probe_attr_problems(kind: str, attrs: dict[str, Any]) -> list[str]:
+    """How a probe event's attrs differ from PROBE_EVENTS (names and JSON types); [] if not."""
+    spec = PROBE_EVENTS.get(kind)
+    if spec is None:
+        return [f"{kind} is not a probe event"]
+    problems = []
+    if set(attrs) != set(spec.attrs):
+        problems.append(f"{kind}: attrs {sorted(attrs)}, documented {sorted(spec.attrs)}")
+    for name, type_ in spec.attrs.items():
+        value = attrs.get(name)
+        ok = isinstance(value, _JSON_TYPES[type_]) and (
+            type_ != "int" or not isinstance(value, bool)
+        )
+        if name in attrs and not ok:
+            problems.append(f"{kind}.{name}: {value!r} is not {type_}")
+    return problems
+
+
+def probe_events_markdown() -> str:
+    """The README's table of probe events, generated from PROBE_EVENTS."""
+    rows = ["| event | attrs | meaning |", "|---|---|---|"]
+    for kind, spec in PROBE_EVENTS.items():
+        attrs = ", ".join(f"`{n}`: {t}" for n, t in spec.attrs.items()) or "—"
+        rows.append(f"| `{kind}` | {attrs} | {spec.meaning} |")
+    return "\n".join(rows) + "\n"
+
+
 KINDS = frozenset(
     {
         "task.registered",
@@ -37,6 +135,7 @@ KINDS = frozenset(
         "keychain.locked",
         "gpu.denied",
         "debugger.error",
+        *PROBE_KINDS_NEW,
     }
 )
 

@@ -500,6 +500,11 @@ class App:
         with self.session.observer.step(f"kill {self.bundle_id} (SIGKILL pid {pid})"):
             self.session.device.kill(pid)
 
+    def tap(self, name: str) -> None:
+        """Tap the probe's button `name` (the plan's `taps`), as a person does (facts B3)."""
+        with self.session.observer.step(f"tap {name}"):
+            self.session.device.tap(f"bgprobe.tap.{name}")
+
     def force_quit(self) -> None:
         """Swipe the app away in the app switcher, as a user does."""
         with self.session.observer.step(f"force quit {self.bundle_id}"):

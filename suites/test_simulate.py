@@ -27,7 +27,7 @@ def test_second_trigger_needs_a_resubmit(app, bg):
 
 
 def test_second_trigger_after_resubmit_runs(app, bg):
-    app.launch(plan={**REFRESH, "handler": {"work_s": 1, "resubmit": True}})
+    app.launch(plan={**REFRESH, "handler": {"work_s": 1, "resubmit": "on_start"}})
     bg.trigger(app.task("refresh"))
     bg.expect_sequence(
         ["task.launched", "task.submitted", ("task.completed", {"success": True})],
@@ -40,7 +40,7 @@ def test_second_trigger_after_resubmit_runs(app, bg):
 
 
 def test_trigger_while_running_is_rejected(app, bg):
-    app.launch(plan={**REFRESH, "handler": {"work_s": 60, "resubmit": True}})
+    app.launch(plan={**REFRESH, "handler": {"work_s": 60, "resubmit": "on_start"}})
     bg.trigger(app.task("refresh"))
     bg.expect("task.launched", task=app.task("refresh"), source="probe")
     bg.trigger(app.task("refresh"))
@@ -59,7 +59,10 @@ def test_simulated_expiration_calls_the_expiration_handler(app, bg):
     bg.expect("task.launched", task=app.task("refresh"), source="probe")
     bg.expire(app.task("refresh"))
     bg.expect_sequence(
-        [("task.expired", {"simulated": True}), ("task.completed", {"success": False})],
+        [
+            ("task.expired", {"source": "framework", "simulated": True}),
+            ("task.completed", {"success": False}),
+        ],
         task=app.task("refresh"),
         within=10,
     )

@@ -7,7 +7,7 @@ import pytest
 
 from harness.appbundle import read_app
 from harness.backends.virtual import VirtualIPhone
-from harness.errors import DebuggerError
+from harness.errors import DebuggerError, UsageError
 from harness.inventory import DeviceRecord
 from harness.journal import Journal
 from harness.session import App, Session
@@ -130,19 +130,69 @@ def test_unlocking_expires_a_running_processing_task(bg_app):
     bg.expect("task.completed", app.task("processing"), success=False, within=1)
 
 
-def test_a_when_unlocked_keychain_read_fails_while_locked(bg_app):
+def test_keychain_reads_report_their_status_on_success_too(bg_app):
     bg, app = bg_app
+    reads = [{"keychain": c} for c in ("when_unlocked", "after_first_unlock_this_device_only")]
     app.launch(
         {
             "register": ["refresh"],
             "submit": [{"type": "refresh", "id": "refresh"}],
-            "handler": {"keychain": "when_unlocked"},
+            "handler": {"do": reads},
         }
     )
     with bg.locked():
         bg.trigger(app.task("refresh"))
-        event = bg.expect("keychain.locked", app.task("refresh"))
-    assert event.attrs["status"] == -25308
+        locked = bg.expect("keychain.locked", app.task("refresh"), source="probe")
+        ok = bg.expect("keychain.read", app.task("refresh"), accessibility="after_first_unlock_this_device_only")
+    assert locked.attrs == {"accessibility": "when_unlocked", "status": -25308}
+    assert ok.attrs["status"] == 0
+
+
+def test_a_continued_task_from_a_tap_runs_and_one_without_is_cancelled_with_a_note(
+    bg_app, phone, monkeypatch
+):
+    bg, app = bg_app
+    log, write = [], phone._log
+    monkeypatch.setattr(phone, "_log", lambda *a, **k: (log.append(a), write(*a, **k))[1])
+    tapped, auto = app.task("continued", "tap-1"), app.task("continued", "auto-1")
+    app.launch(
+        {
+            "register": [tapped, auto],
+            "submit": [{"type": "continued", "id": auto}],
+            "taps": {"start": [{"submit": {"type": "continued", "id": tapped}}]},
+            "handler": {"work_s": 10, "progress": {"every_s": 2}},
+        }
+    )
+    bg.expect("task.expired", auto, source="probe", within=1)
+    app.tap("start")
+    bg.expect("app.tapped", source="probe", name="start")
+    bg.expect("task.completed", tapped, source="probe", success=True, within=20)
+    bg.expect_none("task.expired", tapped, during=1)
+    notes = [a[3] for a in log if a[2][0] == "dev.bgharness.virtual"]
+    assert len(notes) == 1 and auto in notes[0] and "uncertain (facts B3)" in notes[0]
+
+
+def test_tapping_a_button_the_plan_does_not_have_names_the_ones_it_has(bg_app, phone):
+    _, app = bg_app
+    app.launch({"taps": {"start": []}})
+    with pytest.raises(UsageError, match="bgprobe.tap.start"):
+        app.tap("stop")
+
+
+def test_registering_an_identifier_twice_kills_the_app(bg_app):
+    bg, app = bg_app
+    app.launch({"register": ["refresh", "refresh"], "submit": [{"type": "refresh", "id": "refresh"}]})
+    bg.expect("task.registered", app.task("refresh"), source="probe")
+    bg.expect_none("task.submitted", app.task("refresh"), during=5)
+    assert app.pid is None
+
+
+def test_a_rejected_plan_is_reported_by_the_probe(phone, tmp_path):
+    bg, app = start(phone, tmp_path)
+    phone.launch(app.bundle_id, {"BGPROBE_PLAN": '{"version": 3}'}, [])
+    event = bg.expect("plan.rejected", source="probe", within=1)
+    assert event.attrs == {"reason": "version", "path": "plan.version"}
+    bg.close()
 
 
 def test_install_is_skipped_when_the_content_is_the_same(tmp_path):

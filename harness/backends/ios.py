@@ -431,6 +431,12 @@ class IosDevice:
         else:
             raise Unsupported(self.name, "background (Home)", self._ui_fix(hid=True))
 
+    def tap(self, element: str) -> None:
+        """A person's tap on the element with this accessibility identifier (WebDriverAgent)."""
+        if not self._record.wda:
+            raise Unsupported(self.name, f"tap {element}", self._ui_fix(hid=False))
+        self._wda_call(lambda c, s: c.click(c.find_element("accessibility id", element, s), s))
+
     def force_quit(self, bundle_id: str) -> None:
         """The user's swipe in the app switcher, through WebDriverAgent; never a kill.
 

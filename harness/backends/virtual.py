@@ -10,10 +10,12 @@ crashed run really leaves the virtual iPhone offline until the journal restores 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,11 +24,12 @@ from harness.appbundle import AppInfo, assemble_ipa, read_app
 from harness.clock import VirtualClock, _Timer
 from harness.debugger import parse_simulate_command
 from harness.device import NETWORK_PROFILES, DeviceInfo, Progress
-from harness.errors import DebuggerError, HarnessError, Unsupported, UsageError
+from harness.backends.virtual_probe import ERR_SEC_INTERACTION_NOT_ALLOWED, ProbeRunner
+from harness.errors import DebuggerError, HarnessError, PlanError, Unsupported, UsageError
 from harness.events import LogEntry
 from harness.inventory import DeviceRecord
 from harness.logstream import QueueLogStream
-from harness.plan import PLAN_ENV, Handler, Plan, Request, plan_from_json
+from harness.plan import PLAN_ENV, Plan, Request, plan_from_json
 
 # -- Policies ---------------------------------------------------------------------------------
 
@@ -48,8 +51,19 @@ REQUIRED_MODE = {"refresh": "fetch", "processing": "processing"}
 CONTINUED_STALL_S = 30.0
 # B6: error codes of BGTaskSchedulerErrorDomain.
 UNAVAILABLE, TOO_MANY_PENDING, NOT_PERMITTED = 1, 2, 3
-# B8: errSecInteractionNotAllowed, a WhenUnlocked keychain item read while locked.
-ERR_SEC_INTERACTION_NOT_ALLOWED = -25308
+# B8 [H]: keychain classes whose items cannot be read while the phone is locked.
+KEYCHAIN_LOCKED_CLASSES = frozenset(
+    {"when_unlocked", "when_unlocked_this_device_only", "when_passcode_set_this_device_only"}
+)
+# B4 [M]: about 30 s of beginBackgroundTask time on modern iOS (do not hard-code it in tests).
+BACKGROUND_TASK_BUDGET_S = 30.0
+# B5: a background upload is the system's; the model (uncertain) finishes it 1 s after it
+# starts, and while offline tries again every 5 s.
+UPLOAD_S, UPLOAD_RETRY_S = 1.0, 5.0
+# The probe's buttons carry the accessibility identifier `bgprobe.tap.<name>` (BGProbe shell).
+TAP_PREFIX = "bgprobe.tap."
+# No timer is set further ahead than this (a valid plan stays far below it: schema bounds).
+MAX_DELAY_S = 1e10
 
 _TASK_CLASS = {
     "refresh": "BGAppRefreshTask",
@@ -68,6 +82,7 @@ _DAS = ("com.apple.duetactivityscheduler", "lifecycle", "DuetActivityScheduler")
 _PROBE = ("dev.bgharness.probe", "lifecycle", "BGProbe")
 _RUNNINGBOARD = ("com.apple.runningboard", "process", "RunningBoard")
 _SPRINGBOARD = ("com.apple.springboard", "application", "SpringBoard")
+_MODEL = ("dev.bgharness.virtual", "model", "bgharness")
 
 # Fixed system pids, as a phone has them.
 _DASD_PID, _SPRINGBOARD_PID, _RUNNINGBOARD_PID = 97, 34, 31
@@ -90,15 +105,15 @@ class _Pending:
         return _activity_name(self.request.type, self.request.id, self.activity)
 
 
-@dataclass
+@dataclass(eq=False)
 class _Running:
-    """A task whose launch handler has been called and not yet completed."""
+    """A task whose launch handler has been called and not yet completed (the system's view)."""
 
     task: str
     type: str
     simulated: bool
     activity: str | None
-    handler: Handler
+    handle: _Task
     title: str = ""
     timers: list[_Timer] = field(default_factory=list)
     stall: _Timer | None = None
@@ -118,15 +133,136 @@ class _Running:
             timer.cancel()
 
 
-@dataclass
+@dataclass(eq=False)
+class _Task:
+    """The BGTask object the probe's handler holds (virtual_probe.TaskHandle)."""
+
+    phone: VirtualIPhone
+    proc: _Process
+    identifier: str
+    type: str
+    run: _Running | None = None
+    expiration_handler: Callable[[], None] | None = None
+
+    def set_progress(self, form: str, completed: int, total: int) -> None:
+        # B3: progress is a continued task's liveness signal; any report re-arms the stall timer.
+        if self.run is not None and self.run.type == "continued" and completed > 0:
+            self.phone._arm_stall(self.proc, self.run)
+
+    def set_completed(self, success: bool) -> None:
+        if self.run is not None:
+            self.phone._complete(self.proc, self.run, success)
+
+
+@dataclass(eq=False)
 class _Process:
     bundle_id: str
     executable: str
     pid: int
-    plan: Plan
     foreground: bool
+    plan: Plan = field(default_factory=Plan)
+    probe: ProbeRunner | None = None
+    launching: bool = True  # inside application(_:didFinishLaunchingWithOptions:)
     registered: set[str] = field(default_factory=set)
     running: dict[str, _Running] = field(default_factory=dict)
+    background_tasks: dict[str, _Timer] = field(default_factory=dict)
+
+
+class _AppCrashed(Exception):
+    """The app died inside a call (an uncaught NSException); unwinds the probe's stack."""
+
+
+class _ProbeClock:
+    """The device clock as one process sees it: its timers die with it, a crash ends them."""
+
+    def __init__(self, phone: VirtualIPhone, proc: _Process):
+        self._phone, self._proc = phone, proc
+
+    def now(self) -> float:
+        return self._phone._clock.now()
+
+    def call_later(self, delay: float, action: Callable[[], None]) -> _Timer:
+        proc = self._proc
+
+        def fire() -> None:
+            if proc.pid in self._phone._processes:  # pids are never reused
+                with contextlib.suppress(_AppCrashed):
+                    action()
+
+        return self._phone._clock.call_later(_bounded(delay), fire)
+
+
+class _ProbeSystem:
+    """What the probe's calls meet on the virtual iPhone: BGTaskScheduler and the services."""
+
+    supported_resources: list[str] = []  # noqa: RUF012  (B3: no background GPU on this model)
+
+    def __init__(self, phone: VirtualIPhone, proc: _Process):
+        self._phone, self._proc = phone, proc
+
+    # Scheduling
+    def register(self, task: str) -> bool:
+        return self._phone._register(self._proc, task)
+
+    def submit(self, request: Request) -> int | None:
+        return self._phone._submit(self._proc, request)
+
+    def cancel(self, task: str) -> None:
+        self._phone._cancel(self._proc, task)
+
+    def cancel_all(self) -> None:
+        self._phone._cancel_all(self._proc)
+
+    # Services
+    def network_up(self) -> bool:
+        return self._phone._network != "offline"
+
+    def keychain_read(self, accessibility: str) -> int:
+        # B8 [H]: WhenUnlocked items (and the stricter passcode class) are unreadable while
+        # locked. B8 [M]: AfterFirstUnlock can still fail in some background launches; the
+        # model (uncertain) always lets it succeed once the phone has been unlocked.
+        if self._phone._locked and accessibility in KEYCHAIN_LOCKED_CLASSES:
+            return ERR_SEC_INTERACTION_NOT_ALLOWED
+        return 0
+
+    def file_access(self, op: str, protection: str) -> bool:
+        # B8 [H]: `complete` files cannot be read or written while locked. `completeUnlessOpen`
+        # keeps open files readable; the probe opens the file anew, so a read fails while
+        # locked and a write (a new file) works (uncertain: the model's reading of B8).
+        if not self._phone._locked:
+            return True
+        return not (protection == "complete" or (protection == "complete_unless_open" and op == "read"))
+
+    def begin_background_task(self, name: str, on_expire: Callable[[], None]) -> None:
+        # B4 [M]: about 30 s before the expiration handler; the model counts from the begin.
+        clock = _ProbeClock(self._phone, self._proc)
+        self._proc.background_tasks[name] = clock.call_later(BACKGROUND_TASK_BUDGET_S, on_expire)
+
+    def end_background_task(self, name: str) -> None:
+        timer = self._proc.background_tasks.pop(name, None)
+        if timer is not None:
+            timer.cancel()
+
+    def upload(self, size: int, done: Callable[[int], None]) -> None:
+        # B5 [H]: the transfer is the system's; the model finishes it UPLOAD_S after it starts,
+        # later if the phone is offline (retrying every UPLOAD_RETRY_S), with no error.
+        clock = _ProbeClock(self._phone, self._proc)
+
+        def attempt() -> None:
+            if self.network_up():
+                done(0)
+            else:
+                clock.call_later(UPLOAD_RETRY_S, attempt)
+
+        clock.call_later(UPLOAD_S, attempt)
+
+    def allocate(self, mb: int) -> bool:
+        return True  # memory limits and jetsam are for a later issue
+
+    def gpu_work(self) -> bool:
+        # B3: background GPU needs supportedResources to include .gpu; this model has none, so
+        # only a foreground app gets GPU time.
+        return self._proc.foreground
 
 
 class VirtualIPhone:
@@ -151,6 +287,7 @@ class VirtualIPhone:
         self._locked = False
         self._on_power = True  # lab phones sit on chargers
         self._dasd_timer: _Timer | None = None
+        self._tapping: int | None = None  # the pid a tap is being delivered to
 
     @classmethod
     def open(cls, record: DeviceRecord, state_dir: Path) -> VirtualIPhone:
@@ -208,18 +345,41 @@ class VirtualIPhone:
             raise HarnessError(f"{self.name}: {bundle_id} is not installed; install it first")
         for proc in self._processes_of(bundle_id):
             self._terminate(proc)
-        plan = plan_from_json(env[PLAN_ENV]) if PLAN_ENV in env else self._relaunch_plan(bundle_id)
-        self._last_plan[bundle_id] = plan
+        plan: Plan | PlanError
+        try:
+            plan = (
+                plan_from_json(env[PLAN_ENV]) if PLAN_ENV in env else self._relaunch_plan(bundle_id)
+            )
+            self._last_plan[bundle_id] = plan
+        except PlanError as exc:
+            plan = exc  # the probe says plan.rejected, as the Swift app does
         # A10/B1: tapping the icon makes a force-quit app eligible for background launches again.
         self._no_background_launch.discard(bundle_id)
         for proc in self._processes.values():
             proc.foreground = False
-        proc = self._start_process(bundle_id, plan, foreground=True)
-        if plan.cancel_all:
-            self._cancel_all(proc)
-        for request in plan.submit:
-            self._submit(proc, request)
+        proc = self._start_process(bundle_id, foreground=True)
+        self._launch_probe(proc, plan)
         return proc.pid
+
+    def tap(self, element: str) -> None:
+        """Tap a button of the foreground app: the probe's are `bgprobe.tap.<name>`."""
+        proc = next((p for p in self._processes.values() if p.foreground), None)
+        if proc is None or proc.probe is None:
+            raise UsageError(f"{self.name}: no app is in the foreground to tap; launch it first")
+        name = element.removeprefix(TAP_PREFIX)
+        if not element.startswith(TAP_PREFIX) or name not in proc.plan.taps:
+            known = ", ".join(TAP_PREFIX + n for n in proc.plan.taps) or "none"
+            raise UsageError(
+                f"{self.name}: {proc.bundle_id} shows no button {element!r}; its plan's taps "
+                f"give: {known}"
+            )
+        self._tapping = proc.pid
+        try:
+            proc.probe.tap(name)
+        except _AppCrashed:
+            pass
+        finally:
+            self._tapping = None
 
     def pid(self, bundle_id: str) -> int | None:
         return next((p.pid for p in self._processes_of(bundle_id)), None)
@@ -321,25 +481,45 @@ class VirtualIPhone:
 
     # -- The app: launch, registration, submission --------------------------------------------
 
-    def _start_process(self, bundle_id: str, plan: Plan, foreground: bool) -> _Process:
+    def _start_process(self, bundle_id: str, foreground: bool) -> _Process:
         info = self._apps[bundle_id]
-        proc = _Process(bundle_id, info.executable, next(self._pids), plan, foreground)
+        proc = _Process(bundle_id, info.executable, next(self._pids), foreground)
         self._processes[proc.pid] = proc
-        self._probe(proc, "app.launched", None, reason="user" if foreground else "background")
-        for task in plan.register:
-            self._register(proc, task)
+        proc.probe = ProbeRunner(
+            _ProbeSystem(self, proc),
+            _ProbeSystem(self, proc),
+            _ProbeClock(self, proc),
+            lambda kind, task, attrs: self._probe(proc, kind, task, **attrs),
+        )
         return proc
+
+    def _launch_probe(self, proc: _Process, plan: Plan | PlanError) -> None:
+        """application(_:didFinishLaunchingWithOptions:) of the probe app."""
+        assert proc.probe is not None
+        reason = "user" if proc.foreground else "background"
+        try:
+            if isinstance(plan, PlanError):
+                proc.probe.reject(reason, plan.paths[0] if plan.paths else "plan", plan.why)
+            else:
+                proc.plan = plan
+                proc.probe.launch(plan, reason)
+        except _AppCrashed:
+            return
+        proc.launching = False
 
     def _relaunch_plan(self, bundle_id: str) -> Plan:
         """The plan the app follows when launched without one: register again, submit nothing."""
-        last = self._last_plan.get(bundle_id, Plan())
-        return Plan(
-            cancel_all=False, register=last.register, handler=last.handler, handlers=last.handlers
-        )
+        return self._last_plan.get(bundle_id, Plan()).relaunch()
 
-    def _register(self, proc: _Process, task: str) -> None:
+    def _register(self, proc: _Process, task: str) -> bool:
         self._framework(proc, f"registerForTaskWithIdentifier: {task}", level="DEBUG")
         info = self._apps[proc.bundle_id]
+        if task in proc.registered:
+            # B3 [H]: "The system kills the app on the second registration of the same task
+            # identifier" (BGTaskScheduler.h; the assertion text is BGTaskScheduler.m's).
+            self._crash(
+                proc, f"Launch handler for task with identifier {task} has already been registered"
+            )
         if not info.permits(task):
             # B3/B7: register returns NO for an identifier not in the Info.plist.
             self._framework(
@@ -347,17 +527,28 @@ class VirtualIPhone:
                 f"Registration rejected; {task} is not advertised in the application's Info.plist",
                 level="ERROR",
             )
-            self._probe(proc, "task.registration_error", task, reason="not_permitted")
-            return
+            return False
+        if not proc.launching and task in info.permitted_identifiers:
+            # B7 [H]: launch handlers must be registered before launch finishes; B3 [H]:
+            # continued tasks (identifiers under a `.*` entry) are exempt.
+            self._crash(
+                proc, "All launch handlers must be registered before application finishes launching"
+            )
         proc.registered.add(task)
-        self._probe(proc, "task.registered", task)
+        return True
 
     def _cancel_all(self, proc: _Process) -> None:
         self._framework(proc, "cancelAllTaskRequests")
         for pending in [p for p in self._pending if p.bundle_id == proc.bundle_id]:
             self._drop_pending(pending)
 
-    def _submit(self, proc: _Process, request: Request) -> None:
+    def _cancel(self, proc: _Process, task: str) -> None:
+        self._framework(proc, f"cancelTaskRequestWithIdentifier: {task}")
+        for pending in [p for p in self._pending if p.bundle_id == proc.bundle_id]:
+            if pending.request.id == task:
+                self._drop_pending(pending)
+
+    def _submit(self, proc: _Process, request: Request) -> int | None:
         info = self._apps[proc.bundle_id]
         description = _request_description(request, info.bundle_id, self._clock.now())
         self._framework(proc, f"submitTaskRequest: {description}")
@@ -378,23 +569,14 @@ class VirtualIPhone:
                 f'Error Domain=BGTaskSchedulerErrorDomain Code={code} "(null)" '
                 f"UserInfo={user_info}",
             )
-            self._probe(
-                proc,
-                "task.submit_failed",
-                request.id,
-                type=request.type,
-                code=code,
-                domain="BGTaskSchedulerErrorDomain",
-            )
-            return
+            return code
         if request.id not in proc.registered:
             # B7: submitting a permitted identifier without a handler raises
             # NSInternalInconsistencyException (expo/expo#39769).
             self._crash(proc, f"No launch handler registered for task with identifier {request.id}")
-            return
         if request.type == "continued":
             self._start_continued(proc, request)
-            return
+            return None
         for old in [p for p in self._pending if p.request.id == request.id]:
             # B1: "Submitting a task request for an unexecuted task that's already in the queue
             # replaces the previous task request."
@@ -405,8 +587,8 @@ class VirtualIPhone:
         self._pending.append(pending)
         # B9 and corpus: dasd logs `SUBMITTED bg…-ID:HEX at priority N`.
         self._dasd(f"SUBMITTED {pending.activity_name} at priority 10")
-        self._probe(proc, "task.submitted", request.id, type=request.type)
         self._schedule_dasd()
+        return None
 
     def _submit_error(self, info: AppInfo, request: Request, proc: _Process) -> int | None:
         """The BGTaskSchedulerErrorDomain code this submission fails with, if any (B6)."""
@@ -441,10 +623,29 @@ class VirtualIPhone:
         return None
 
     def _start_continued(self, proc: _Process, request: Request) -> None:
-        """A6: a continued request runs right away; there is nothing pending to simulate."""
+        """A6: a continued request runs right away; there is nothing pending to simulate.
+
+        B3 [H]: the submission must come from a person's action (a tap); WWDC25 227 says
+        automatic starts "may be cancelled". What iOS then does is uncertain: the model lets
+        the task start and cancels it at once, calling its expiration handler as a user Stop
+        does (B3 [H]), and says so in the log.
+        """
         self._dasd(f"SUBMITTED {_activity_name('continued', request.id, '')} at priority 90")
-        self._probe(proc, "task.submitted", request.id, type="continued")
-        self._run_task(proc, request.id, "continued", activity="", title=request.title)
+        from_tap = self._tapping == proc.pid
+        clock = _ProbeClock(self, proc)
+
+        def start() -> None:
+            run = self._run_task(proc, request.id, "continued", activity="", title=request.title)
+            if run is None or from_tap:
+                return
+            self._model_note(
+                f"uncertain (facts B3): {request.id} was submitted without a person's action "
+                "(no tap); iOS may cancel such continued tasks; the virtual iPhone cancels it now"
+            )
+            self._dasd(f"CANCELED {run.activity_name}")
+            self._expire(proc, run)
+
+        clock.call_later(0.0, start)
 
     def _drop_pending(self, pending: _Pending) -> None:
         self._pending.remove(pending)
@@ -497,13 +698,13 @@ class VirtualIPhone:
     def _launch_organically(self, pending: _Pending) -> None:
         self._pending.remove(pending)
         procs = self._processes_of(pending.bundle_id)
-        proc = (
-            procs[0]
-            if procs
-            else self._start_process(
-                pending.bundle_id, self._relaunch_plan(pending.bundle_id), foreground=False
-            )
-        )
+        if procs:
+            proc = procs[0]
+        else:
+            proc = self._start_process(pending.bundle_id, foreground=False)
+            self._launch_probe(proc, self._relaunch_plan(pending.bundle_id))
+            if proc.pid not in self._processes:
+                return
         self._log(
             proc.executable,
             proc.pid,
@@ -516,29 +717,18 @@ class VirtualIPhone:
 
     def _run_task(
         self, proc: _Process, task: str, type_: str, activity: str | None, title: str = ""
-    ) -> None:
+    ) -> _Running | None:
         if task not in proc.registered:
-            self._crash(proc, f"No launch handler registered for task with identifier {task}")
-            return
-        handler = proc.plan.handler_for(task)
-        run = _Running(task, type_, activity is None, activity, handler, title)
+            with contextlib.suppress(_AppCrashed):
+                self._crash(proc, f"No launch handler registered for task with identifier {task}")
+            return None
+        handle = _Task(self, proc, task, type_)
+        run = _Running(task, type_, activity is None, activity, handle, title)
+        handle.run = run
         proc.running[task] = run
         self._framework(proc, f"Running task: {run.description}")
         start = "Starting simulated task" if run.simulated else "Starting task"
         self._framework(proc, f"{start}: {run.description}")
-        self._probe(proc, "task.launched", task, type=type_, simulated=run.simulated)
-        self._handler_probes(proc, run)
-        if handler.resubmit:
-            request = proc.plan.request_for(task) or Request(type=type_, id=task)
-            self._submit(proc, request)
-        if handler.progress_every_s:
-            self._every(proc, run, handler.progress_every_s, handler.work_s)
-        if handler.complete != "never":
-            run.timers.append(
-                self._clock.call_later(
-                    handler.work_s, lambda: self._complete(proc, run, handler.complete == "success")
-                )
-            )
         if type_ == "continued":
             self._arm_stall(proc, run)
         if type_ == "refresh" and not run.simulated:
@@ -547,29 +737,10 @@ class VirtualIPhone:
             run.timers.append(
                 self._clock.call_later(REFRESH_BUDGET_S, lambda: self._expire(proc, run))
             )
-
-    def _handler_probes(self, proc: _Process, run: _Running) -> None:
-        """The keychain probe the handler runs first (B8)."""
-        if run.handler.keychain == "when_unlocked" and self._locked:
-            self._probe(
-                proc,
-                "keychain.locked",
-                run.task,
-                status=ERR_SEC_INTERACTION_NOT_ALLOWED,
-                accessibility="when_unlocked",
-            )
-
-    def _every(self, proc: _Process, run: _Running, every: float, total: float) -> None:
-        steps = max(1, int(total // every))
-
-        def report(step: int) -> None:
-            if run.task in proc.running and proc.running[run.task] is run:
-                self._probe(proc, "task.progress", run.task, completed=step, total=steps)
-                if run.type == "continued":
-                    self._arm_stall(proc, run)
-
-        for step in range(1, steps + 1):
-            run.timers.append(self._clock.call_later(step * every, lambda s=step: report(s)))
+        assert proc.probe is not None
+        with contextlib.suppress(_AppCrashed):
+            proc.probe.run(handle)
+        return run
 
     def _arm_stall(self, proc: _Process, run: _Running) -> None:
         """B3: progress is a continued task's liveness signal; silence means expiration."""
@@ -582,7 +753,6 @@ class VirtualIPhone:
             return
         run.cancel_timers()
         del proc.running[run.task]
-        self._probe(proc, "task.completed", run.task, success=success)
         if run.simulated:
             self._framework(proc, f"Marking simulated task complete: {run.description}")
         else:
@@ -599,9 +769,10 @@ class VirtualIPhone:
             proc, f"Calling expiration handlers for tasks: {{(\n    {run.description}\n)}}"
         )
         self._framework(proc, f"Expiring task: {run.description}")
-        if run.handler.expiration_handler:
-            self._probe(proc, "task.expired", run.task)
-            self._complete(proc, run, success=False)
+        handler, run.handle.expiration_handler = run.handle.expiration_handler, None
+        if handler is not None:
+            with contextlib.suppress(_AppCrashed):
+                handler()
             return
         # B3 (BGTask.mm): no expiration handler, so the system completes the task unsuccessfully.
         run.cancel_timers()
@@ -636,7 +807,8 @@ class VirtualIPhone:
         elif task in proc.running:
             self._framework(proc, f"Task with identifier {task} is already running")
         elif task not in proc.registered:
-            self._crash(proc, f"No launch handler registered for task with identifier {task}")
+            with contextlib.suppress(_AppCrashed):
+                self._crash(proc, f"No launch handler registered for task with identifier {task}")
         else:
             # A2: a successful simulate consumes the pending request, then runs the task.
             self._framework(proc, f"cancelTaskRequestWithIdentifier: {task}")
@@ -651,14 +823,15 @@ class VirtualIPhone:
             self._framework(
                 proc, f"Task with identifier {task} is not currently being simulated", level="ERROR"
             )
-        elif not run.handler.expiration_handler:
+        elif run.handle.expiration_handler is None:
             self._framework(
                 proc, f"No expiration handler for task: {run.description}", level="ERROR"
             )
         else:
             self._framework(proc, f"Expiring simulated task: {run.description}")
-            self._probe(proc, "task.expired", task, simulated=True)
-            self._complete(proc, run, success=False)
+            handler, run.handle.expiration_handler = run.handle.expiration_handler, None
+            with contextlib.suppress(_AppCrashed):
+                handler()
 
     # -- Process end --------------------------------------------------------------------------
 
@@ -672,11 +845,15 @@ class VirtualIPhone:
             level="FAULT",
         )
         self._terminate(proc)
+        raise _AppCrashed(reason)
 
     def _terminate(self, proc: _Process) -> None:
         for run in proc.running.values():
             run.cancel_timers()
         proc.running.clear()
+        for timer in proc.background_tasks.values():
+            timer.cancel()
+        proc.background_tasks.clear()
         del self._processes[proc.pid]
         self._log(
             "runningboardd",
@@ -713,6 +890,10 @@ class VirtualIPhone:
 
     def _dasd(self, message: str) -> None:
         self._log("dasd", _DASD_PID, _DAS, message)
+
+    def _model_note(self, message: str) -> None:
+        """A line of the model itself (no iOS process writes it): where it is uncertain."""
+        self._log("bgharness-virtual", 1, _MODEL, message, level="INFO")
 
     def _probe(self, proc: _Process, kind: str, task: str | None, **attrs: object) -> None:
         """What the probe app writes: `bgprobe {json}` on dev.bgharness.probe/lifecycle."""
@@ -783,6 +964,10 @@ class _VirtualDebugSession:
 
     def detach(self) -> None:
         self._attached = False
+
+
+def _bounded(delay: float) -> float:
+    return min(max(delay, 0.0), MAX_DELAY_S)
 
 
 def _persona(bundle_id: str) -> str:
