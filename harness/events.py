@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+
 @dataclass(frozen=True)
 class ProbeEvent:
     """One kind the probe app writes as `bgprobe {json}`: its attrs (name -> JSON type) and why."""
@@ -60,7 +61,8 @@ PROBE_EVENTS: dict[str, ProbeEvent] = {
         "the read failed with errSecInteractionNotAllowed (-25308; facts B8), after keychain.read",
     ),
     "file.access": ProbeEvent(
-        {"op": "str", "protection": "str", "ok": "bool"}, "a file write/read with a protection class"
+        {"op": "str", "protection": "str", "ok": "bool"},
+        "a file write/read with a protection class",
     ),
     "bgtime.began": ProbeEvent({"name": "str"}, "UIApplication.beginBackgroundTask"),
     "bgtime.ended": ProbeEvent({"name": "str"}, "endBackgroundTask"),
@@ -123,6 +125,8 @@ KINDS = frozenset(
         "task.expired",
         "task.completed",
         "task.no_longer_running",
+        "task.expiration_reason",  # dasd's reasons for an expiry, where it says (facts B3 [M])
+        "task.card",  # a continued task's Live Activity card: state, cards (facts B3 [M])
         "app.launched",
         "app.suspended",
         "app.resumed",
@@ -141,7 +145,17 @@ KINDS = frozenset(
 
 # Who said it.
 SOURCES = frozenset(
-    {"framework", "dasd", "springboard", "runningboard", "kernel", "probe", "lldb", "app"}
+    {
+        "framework",
+        "dasd",
+        "springboard",
+        "runningboard",
+        "kernel",
+        "probe",
+        "lldb",
+        "app",
+        "virtual",
+    }
 )
 
 # Task types, as the activity prefix (bgRefresh-, bgProcessing-, bgContinuedProcessing-) names them.

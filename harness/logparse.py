@@ -617,6 +617,9 @@ _CONVERT: dict[str, Callable[[str], Any]] = {
     "pid": int,
     "id": int,
     "priority": int,
+    "reasons": int,
+    "cards": int,
+    "percent": int,
     "success": lambda flag: flag != "0",
     "dynamic": lambda _: True,
 }
@@ -736,6 +739,14 @@ _RULES = (
           "task.submitted", source="dasd", processes=_DASD),
     _rule(_ACTS, rf"\bCANCELED:? (?:<_DASActivity: \"?)?{_ACT}", "task.canceled",
           source="dasd", processes=_DASD),
+    # facts B3 [M]: a user Stop shows as `ActivityExpirationEvent(… reasons: 1048576)`.
+    _rule("ActivityExpirationEvent(",
+          rf"ActivityExpirationEvent\([^\n]*?{_ACT}[^\n]*?reasons: (?P<reasons>\d+)",
+          "task.expiration_reason", source="dasd", processes=_DASD),
+    # The virtual iPhone's Live Activity cards (iOS's own lines for them are not known).
+    _rule(" cards=", r"\Acard (?P<ref>\S+): (?P<state>\w+) cards=(?P<cards>\d+)"
+          r"(?: percent=(?P<percent>\d+))?", "task.card", source="virtual",
+          processes=frozenset({"bgharness-virtual"})),
     _rule("NO LONGER RUNNING ", rf"NO LONGER RUNNING (?:{_ACT}|\S)", "task.no_longer_running",
           source="dasd", processes=_DASD),
     # SpringBoard, RunningBoard (assertiond before iOS 14), the kernel, crash reports.
@@ -932,6 +943,7 @@ _DAEMONS = {
     "assertiond": "runningboard",
     "kernel": "kernel",
     "lldb": "lldb",
+    "bgharness-virtual": "virtual",
 }
 _FRAMEWORK_IMAGES = frozenset({"BackgroundTasks", "DuetActivityScheduler"})
 
