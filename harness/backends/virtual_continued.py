@@ -140,7 +140,7 @@ class ContinuedTasks:
             # facts B3 [H] (DTS, forums 808756): no new continued tasks from the background.
             # Uncertain: the code is undocumented; the model says 1.
             return UNAVAILABLE
-        if request.strategy == "fail" and not self._can_start_now(request.id):
+        if request.strategy == "fail" and not self._room_now(request.id):
             # facts B3/B6 [H]: `.fail` gets immediateRunIneligible (4) when it cannot run now.
             return IMMEDIATE_RUN_INELIGIBLE
         return None
@@ -294,6 +294,14 @@ class ContinuedTasks:
         # uncertain (facts G8 [M]): a request for an identifier that is still running waits for
         # it to end, rather than replacing it.
         return len(self.live) < self.profile.max_concurrent and task not in self._running_ids()
+
+    def _room_now(self, task: str) -> bool:
+        """Whether a request could start now: requests accepted before it take slots first."""
+        waiting = {q.request.id for q in self.queue}
+        return (
+            len(self.live) + len(self.queue) < self.profile.max_concurrent
+            and task not in self._running_ids() | waiting
+        )
 
     def _start_queued_later(self) -> None:
         self.phone._clock.call_later(START_DELAY_S, self._start_queued)
