@@ -574,7 +574,6 @@ class _Walker:
             )
         return value
 
-
     def tolerance_range(self, node: Node, field: str) -> tuple[float, float]:
         """`[low, high]` seconds: the virtual iPhone's range of continued-task stall tolerances."""
         values = node.value if isinstance(node, SequenceNode) else []

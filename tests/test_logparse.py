@@ -448,6 +448,10 @@ SYSTEM_LINES: dict[str, str | None] = {
     "task.expired": syslog(f"Expiring task: {REFRESH}"),
     "task.completed": syslog(f"Marking task {REFRESH} complete with success: 1"),
     "task.no_longer_running": syslog("NO LONGER RUNNING bgRefresh-com.x.refresh:6796B3", **DASD),
+    "task.expiration_reason": syslog(
+        "ActivityExpirationEvent(bgContinuedProcessing-com.x.continued.a reasons: 1048576)", **DASD
+    ),
+    "task.card": None,  # the virtual iPhone's own line; iOS's is not known
     "app.launched": syslog("Executing launch request for app<com.x.app(3A0000C6)> (DAS)", **RB),
     "app.suspended": syslog(f"{APP} Suspending task.", **RB),
     "app.resumed": syslog(f"{APP} Resuming task.", **RB),
@@ -1134,3 +1138,27 @@ def test_a_time_of_day_is_on_the_date_of_the_first_timed_event() -> None:
     log = [timed(None), timed(-9 - 24), timed(-1), timed(0)]  # the day before, 00:00 and 08:00
     assert list(Selection(since=parse_since("07:00")).select(log)) == [log[2], log[3]]
     assert list(Selection(since=parse_since("09:00+02:00")).select(log)) == [log[2], log[3]]
+
+
+def test_dasd_expiration_reasons_and_the_virtual_iphones_cards():
+    """facts B3 [M]: a user Stop's dasd reason; the virtual iPhone's Live Activity card lines."""
+    task = "dev.bgharness.probe.continued.export-1"
+    dasd = {"subsystem": "com.apple.duetactivityscheduler", "category": "lifecycle", "image": ""}
+    model = {"subsystem": "dev.bgharness.virtual", "category": "model", "image": "bgharness"}
+    text = "\n".join(
+        [
+            syslog(
+                f"ActivityExpirationEvent(bgContinuedProcessing-{task} reasons: 1048576)",
+                "dasd",
+                **dasd,
+            ),
+            syslog(f"card {task}: prompt cards=1 percent=16", "bgharness-virtual", **model),
+            syslog(f"card {task}: failed cards=2", "bgharness-virtual", **model),
+            syslog(f"card {task}: failed cards=2", "BGProbe", **model),  # not the model's
+        ]
+    )
+    assert events(text) == [
+        ("task.expiration_reason", task, {"type": "continued", "reasons": 1048576}),
+        ("task.card", task, {"state": "prompt", "cards": 1, "percent": 16}),
+        ("task.card", task, {"state": "failed", "cards": 2}),
+    ]

@@ -196,11 +196,8 @@ class _ProbeSystem:
 
     def __init__(self, phone: VirtualIPhone, proc: _Process):
         self._phone, self._proc = phone, proc
-
-    @property
-    def supported_resources(self) -> list[str]:
-        # facts G8: cached per process on a phone; the device's answer does not change here.
-        return self._phone._continued.supported_resources(self._proc)
+        # facts G8 [H]: asked of dasd once per process (dispatch_once) and cached.
+        self.supported_resources = phone._continued.supported_resources(proc)
 
     # Scheduling
     def register(self, task: str) -> bool:
