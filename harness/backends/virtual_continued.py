@@ -9,7 +9,6 @@ so a suite records what a phone does instead of believing a number.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -314,8 +313,7 @@ class ContinuedTasks:
             if not self._can_start_now(queued.request.id):
                 continue
             self.queue.remove(queued)
-            with contextlib.suppress(Exception):
-                self.phone._start_continued_run(queued.proc, queued.request, queued.from_tap)
+            self.phone._start_continued_run(queued.proc, queued.request, queued.from_tap)
 
     def _arm_stall(self, proc: _Process, run: _Running) -> None:
         """facts B3 [H]: stalled tasks may be expired; the tolerance is the profile's [M]."""
