@@ -152,14 +152,15 @@ class ContinuedTasks:
             # uncertain (facts G8 [M]: no Apple statement): a second submit of a queued id
             # replaces the queued request, as a pending refresh request is replaced (facts B1).
             self.queue.remove(old)
+        waits = not self._room_now(request.id)
         self.queue.append(_Queued(proc, request, from_tap))
-        if not self._can_start_now(request.id):
+        if waits:
             self.phone._model_note(
                 f"uncertain (facts G8): {request.id} is queued: "
                 + (
                     "the same identifier is still running"
                     if self._running_ids() & {request.id}
-                    else f"{self.profile.max_concurrent} continued tasks are running"
+                    else f"the device's {self.profile.max_concurrent} slots are taken"
                 )
             )
         self._start_queued_later()
