@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-
 @dataclass(frozen=True)
 class ProbeEvent:
     """One kind the probe app writes as `bgprobe {json}`: its attrs (name -> JSON type) and why."""
@@ -61,8 +60,7 @@ PROBE_EVENTS: dict[str, ProbeEvent] = {
         "the read failed with errSecInteractionNotAllowed (-25308; facts B8), after keychain.read",
     ),
     "file.access": ProbeEvent(
-        {"op": "str", "protection": "str", "ok": "bool"},
-        "a file write/read with a protection class",
+        {"op": "str", "protection": "str", "ok": "bool"}, "a file write/read with a protection class"
     ),
     "bgtime.began": ProbeEvent({"name": "str"}, "UIApplication.beginBackgroundTask"),
     "bgtime.ended": ProbeEvent({"name": "str"}, "endBackgroundTask"),
@@ -145,17 +143,8 @@ KINDS = frozenset(
 
 # Who said it.
 SOURCES = frozenset(
-    {
-        "framework",
-        "dasd",
-        "springboard",
-        "runningboard",
-        "kernel",
-        "probe",
-        "lldb",
-        "app",
-        "virtual",
-    }
+    {"framework", "dasd", "springboard", "runningboard", "kernel", "probe", "lldb", "app"}
+    | {"virtual"}  # the virtual iPhone's own lines (Live Activity cards)
 )
 
 # Task types, as the activity prefix (bgRefresh-, bgProcessing-, bgContinuedProcessing-) names them.
