@@ -53,13 +53,19 @@ class AppInfo:
     plist: Mapping[str, Any] = field(repr=False, hash=False)
     content_hash: str
 
-    def permits(self, identifier: str) -> bool:
-        """Whether iOS lets the app register or submit `identifier` (a concrete id, never `.*`)."""
+    def permits(self, identifier: str, wildcard: bool = True) -> bool:
+        """Whether iOS lets the app register or submit `identifier` (a concrete id, never `.*`).
+
+        `wildcard=False` asks for a refresh or processing request: a `.*` entry permits
+        continued tasks only (facts B3, B7).
+        """
         if WILDCARD in identifier or _ns_length(identifier) > MAX_IDENTIFIER_LENGTH:
             return False
         kept = self._kept_entries()
         if identifier in kept:
             return True
+        if not wildcard:
+            return False
         bases = {entry[: -len(WILDCARD)] + "." for entry in kept if WILDCARD in entry}
         return identifier not in bases and any(identifier.startswith(b) for b in bases)
 

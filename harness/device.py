@@ -100,5 +100,9 @@ class Device(Protocol):
         """Tap the element with this accessibility identifier in the foreground app: a person's
         action (facts B3: continued tasks must start from one). Needs WebDriverAgent on a phone."""
 
+    def answer_prompt(self, bundle_id: str, choice: str) -> None:
+        """Answer the system's "continue running this task?" prompt of a continued task:
+        `continue` or `stop` (facts B3 [M]). Needs WebDriverAgent on a phone."""
+
     def close(self) -> None:
         """Release the connection; the device is left as the journal says it should be."""

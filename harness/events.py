@@ -125,6 +125,7 @@ KINDS = frozenset(
         "task.expired",
         "task.completed",
         "task.no_longer_running",
+        "task.card",  # a continued task's Live Activity card: state, cards (facts B3 [M])
         "app.launched",
         "app.suspended",
         "app.resumed",
@@ -144,7 +145,7 @@ KINDS = frozenset(
 # Who said it.
 SOURCES = frozenset(
     {"framework", "dasd", "springboard", "runningboard", "kernel", "launchd", "probe", "lldb"}
-    | {"app"}
+    | {"app", "virtual"}  # virtual: the virtual iPhone's own lines (Live Activity cards)
 )
 
 # `reason` on app.terminated and task.expired: why the system ended the app or the task, one

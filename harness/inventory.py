@@ -68,7 +68,7 @@ _APP_KEYS = ("path",)
 _COMMON_KEYS = ("name", "backend", "model", "ios", "tags", "apps", "host")
 _BACKEND_KEYS: dict[str, tuple[str, ...]] = {
     "ios": ("udid", "usbmux", "tunnel", "wda", "unlock"),
-    "virtual": ("time_scale",),
+    "virtual": ("time_scale", "stall_tolerance_s"),
 }
 _DEVICE_KEYS = _COMMON_KEYS + _BACKEND_KEYS["ios"] + _BACKEND_KEYS["virtual"]
 
@@ -122,6 +122,7 @@ class DeviceRecord:
     wda: str | None = None
     unlock: bool = False
     time_scale: float = 0.0
+    stall_tolerance_s: tuple[float, float] | None = None  # virtual: facts B3 [M], a range
     line: int = 0
 
 
@@ -412,6 +413,7 @@ class _Walker:
             wda=get("wda", self.url),
             unlock=backend == "virtual" if unlock is None else unlock,
             time_scale=get("time_scale", self.time_scale) or 0.0,
+            stall_tolerance_s=get("stall_tolerance_s", self.tolerance_range),
             line=_line(node),
         )
 
@@ -604,6 +606,23 @@ class _Walker:
                 f"{_short(node.value)[1:-1]}",
             )
         return value
+
+    def tolerance_range(self, node: Node, field: str) -> tuple[float, float]:
+        """`[low, high]` seconds: the virtual iPhone's range of continued-task stall tolerances."""
+        values = node.value if isinstance(node, SequenceNode) else []
+        nums = [
+            float(_CONSTRUCT.construct_object(v))
+            for v in values
+            if isinstance(v, ScalarNode) and v.tag in (_TAG + "int", _TAG + "float")
+        ]
+        if len(values) != 2 or len(nums) != 2 or not all(math.isfinite(n) for n in nums):
+            self.fail(
+                node, field, f"expected [low, high] in seconds, like [20, 30], got {_what(node)}"
+            )
+        low, high = nums
+        if not 0 < low <= high:
+            self.fail(node, field, f"expected 0 < low <= high, got [{low:g}, {high:g}]")
+        return (low, high)
 
 
 _CONSTRUCT = SafeConstructor()

@@ -523,6 +523,11 @@ class App:
         with self.session.observer.step(f"tap {name}"):
             self.session.device.tap(f"bgprobe.tap.{name}")
 
+    def answer_prompt(self, choice: str) -> None:
+        """Answer the system's "continue running?" prompt for this app: `continue` or `stop`."""
+        with self.session.observer.step(f"answer the continue prompt: {choice}"):
+            self.session.device.answer_prompt(self.bundle_id, choice)
+
     def force_quit(self) -> None:
         """Swipe the app away in the app switcher, as a user does."""
         with self.session.observer.step(f"force quit {self.bundle_id}"):

@@ -33,10 +33,11 @@ def test_continued_task_progress_gap(app, bg, gap_s):
     app.launch(
         plan={
             "register": [task],
-            "submit": [{"type": "continued", "id": task, "title": "Export"}],
-            "handler": {"work_s": work_s, "progress_every_s": gap_s},
+            "taps": {"start": [{"submit": {"type": "continued", "id": task, "title": "Export"}}]},
+            "handler": {"work_s": work_s, "progress": {"every_s": gap_s}},
         }
     )
+    app.tap("start")  # facts B3 [H]: continued tasks start from a person's action
     launched = bg.first_of(["task.launched"], task, within=60)
     if launched is None:  # whether a busy device queues it is not decided by any [H] fact
         bg.observe("progress_gap_s", gap_s, outcome="not_launched")

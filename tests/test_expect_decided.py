@@ -60,16 +60,17 @@ def continued(app: App, name: str, **handler) -> str:
     app.launch(
         {
             "register": [task],
-            "submit": [{"type": "continued", "id": task, "title": "Export"}],
+            "taps": {"start": [{"submit": {"type": "continued", "id": task, "title": "Export"}}]},
             "handler": handler,
         }
     )
+    app.tap("start")  # facts B3: continued tasks start from a person's action
     return task
 
 
 def test_expired_after_completion_fails_at_the_decision_not_after_5400_s(bg_app):
     bg, app = bg_app
-    task = continued(app, "export-1", work_s=60, progress_every_s=5)
+    task = continued(app, "export-1", work_s=60, progress={"every_s": 5})
     launched = bg.expect("task.launched", task, source="probe", within=1)
     with pytest.raises(ExpectationFailed) as info:
         bg.expect("task.expired", task, within=HOUR_AND_A_HALF)
@@ -80,7 +81,7 @@ def test_expired_after_completion_fails_at_the_decision_not_after_5400_s(bg_app)
     assert "within 5400 s; decided: task dev.bgharness.probe.continued.export-1 completed " in (
         headline
     )
-    assert "so task.expired can no longer come; failed at +65.000" in headline
+    assert "so task.expired can no longer come; failed at +65.004" in headline
     [miss] = bg.misses
     assert (miss.start, miss.end) == (bg.started.time, bg.clock.now())
     assert miss.awaited == f"task.expired task={task}"
@@ -88,7 +89,7 @@ def test_expired_after_completion_fails_at_the_decision_not_after_5400_s(bg_app)
 
 def test_a_run_over_before_the_expectation_fails_it_at_once(bg_app):
     bg, app = bg_app
-    task = continued(app, "export-2", work_s=20, progress_every_s=5)
+    task = continued(app, "export-2", work_s=20, progress={"every_s": 5})
     bg.expect("task.completed", task, success=True, within=30)
     bg.wait(100)  # long past the grace
     bg.mark()  # progress came before; none can come after
@@ -105,7 +106,7 @@ def test_a_pending_resubmit_keeps_the_expectation_waiting(bg_app):
         {
             "register": ["refresh"],
             "submit": [{"type": "refresh", "id": "refresh"}],
-            "handler": {"work_s": 2, "resubmit": True},
+            "handler": {"work_s": 2, "resubmit": "on_start"},
         }
     )
     bg.trigger(refresh)
@@ -120,19 +121,21 @@ def test_a_pending_resubmit_keeps_the_expectation_waiting(bg_app):
 
 def test_sequences_are_decided_on_their_missing_step(bg_app):
     bg, app = bg_app
-    task = continued(app, "export-3", work_s=30, progress_every_s=5)
+    task = continued(app, "export-3", work_s=30, progress={"every_s": 5})
     with pytest.raises(ExpectationFailed) as info:
         bg.expect_sequence(
             ["task.launched", "task.expired", "task.completed"], task, within=HOUR_AND_A_HALF
         )
     assert "seen in order: task.launched" in str(info.value)
     assert "decided:" in str(info.value)
-    assert bg.clock.now() - bg.started.time == 30 + DECIDED_GRACE_S
+    # The run starts 4 ms after the tap (facts A6), so it ends at +30.004.
+    assert bg.clock.now() - bg.started.time == pytest.approx(30.004 + DECIDED_GRACE_S)
 
 
 def test_first_of_says_which_the_device_did(bg_app):
     bg, app = bg_app
     task = continued(app, "stalled-1", work_s=600)  # no progress: the stall rule expires it
+    app.background()  # silence counts in the background (virtual_continued)
     first = bg.first_of(["task.expired", "task.completed"], task, within=600)
     assert first is not None and first.kind == "task.expired"
     assert bg.first_of(["task.launched"], "dev.bgharness.probe.refresh", within=5) is None

@@ -205,6 +205,20 @@ BROKEN = [
         "expected a number >= 0",
     ),
     (
+        "stall_tolerance-one-number",
+        "devices:\n  - name: a\n    backend: virtual\n    stall_tolerance_s: 30\n",
+        4,
+        "devices[0].stall_tolerance_s",
+        "expected [low, high] in seconds, like [20, 30]",
+    ),
+    (
+        "stall_tolerance-reversed",
+        "devices:\n  - name: a\n    backend: virtual\n    stall_tolerance_s: [30, 20]\n",
+        4,
+        "devices[0].stall_tolerance_s",
+        "expected 0 < low <= high, got [30, 20]",
+    ),
+    (
         "time_scale-negative",
         "devices:\n  - name: a\n    backend: virtual\n    time_scale: -1\n",
         4,
@@ -662,3 +676,13 @@ def test_a_bad_filter_names_the_column(lab: Inventory, expr: str, column: int, w
 def test_parse_filter_is_reusable(lab: Inventory) -> None:
     matches = parse_filter("virtual and ios >= 26")
     assert [device.name for device in lab.devices if matches(device)] == ["sim"]
+
+
+def test_a_virtual_device_takes_a_stall_tolerance_range(tmp_path):
+    path = tmp_path / "devices.yaml"
+    path.write_text(
+        "devices:\n  - name: a\n    backend: virtual\n    stall_tolerance_s: [20, 30.5]\n"
+        "  - name: b\n    backend: virtual\n"
+    )
+    a, b = load_inventory(path).devices
+    assert (a.stall_tolerance_s, b.stall_tolerance_s) == ((20.0, 30.5), None)

@@ -430,6 +430,12 @@ def test_force_quit_without_webdriveragent_is_unsupported(opened):
         device.force_quit(BUNDLE)
 
 
+def test_answering_the_continue_prompt_without_webdriveragent_is_unsupported(opened):
+    device = opened(FakePhone("26.1", "iPhone17,3"), modern_record())
+    with pytest.raises(Unsupported, match="WebDriverAgent"):
+        device.answer_prompt(BUNDLE, "stop")
+
+
 def test_force_quit_of_an_app_that_is_not_running_says_launch_it(opened):
     device = opened(FakePhone(), make_record(wda="http://127.0.0.1:8100"))
     with pytest.raises(UsageError, match="launch it first"):

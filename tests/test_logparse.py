@@ -514,6 +514,7 @@ SYSTEM_LINES: dict[str, str | None] = {
     "task.expired": syslog(f"Expiring task: {REFRESH}"),
     "task.completed": syslog(f"Marking task {REFRESH} complete with success: 1"),
     "task.no_longer_running": syslog("NO LONGER RUNNING bgRefresh-com.x.refresh:6796B3", **DASD),
+    "task.card": None,  # the virtual iPhone's own line; iOS's is not known
     "app.launched": syslog("Executing launch request for app<com.x.app(3A0000C6)> (DAS)", **RB),
     "app.suspended": syslog(f"{APP} Suspending task.", **RB),
     "app.resumed": syslog(f"{APP} Resuming task.", **RB),
@@ -1238,3 +1239,31 @@ def test_the_timeline_shows_the_reason_the_system_gave_for_an_expiration() -> No
     )
     svg = timeline_svg.render([expired], start=expired.time - 1, end=expired.time + 1)
     assert '<text class="reason"' in svg and ">user_stop</text>" in svg
+
+
+def test_dasd_expiration_reasons_and_the_virtual_iphones_cards() -> None:
+    """facts B3 [M]: a user Stop's dasd reason; the virtual iPhone's Live Activity card lines."""
+    task = "dev.bgharness.probe.continued.export-1"
+    dasd = {"subsystem": "com.apple.duetactivityscheduler", "category": "lifecycle", "image": ""}
+    model = {"subsystem": "dev.bgharness.virtual", "category": "model", "image": "bgharness"}
+    text = "\n".join(
+        [
+            syslog(
+                f"ActivityExpirationEvent(bgContinuedProcessing-{task} reasons: 1048576)",
+                "dasd",
+                **dasd,
+            ),
+            syslog(f"card {task}: prompt cards=1 percent=16", "bgharness-virtual", **model),
+            syslog(f"card {task}: failed cards=2", "bgharness-virtual", **model),
+            syslog(f"card {task}: failed cards=2", "BGProbe", **model),  # not the model's
+        ]
+    )
+    assert events(text) == [
+        (
+            "task.expired",
+            task,
+            {"type": "continued", "reason_code": 1048576, "reason": "user_stop"},
+        ),
+        ("task.card", task, {"state": "prompt", "cards": 1, "percent": 16}),
+        ("task.card", task, {"state": "failed", "cards": 2}),
+    ]

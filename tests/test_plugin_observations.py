@@ -32,8 +32,10 @@ import pytest
 def test_gap(app, bg, gap):
     task = app.task("continued", f"gap-{gap}")
     app.launch(plan={"register": [task],
-                     "submit": [{"type": "continued", "id": task, "title": "Export"}],
-                     "handler": {"work_s": 90, "progress_every_s": gap}})
+                     "taps": {"start": [{"submit": {"type": "continued", "id": task}}]},
+                     "handler": {"work_s": 90, "progress": {"every_s": gap}}})
+    app.tap("start")
+    app.background()
     launched = bg.expect("task.launched", task=task, source="probe", within=5)
     end = bg.first_of(["task.expired", "task.completed"], task, within=200)
     bg.observe("gap_s", gap, outcome=end.kind.split(".")[1], after_s=end.time - launched.time)
@@ -112,14 +114,15 @@ def test_a_decided_expectation_fails_early_and_its_picture_draws_what_was_awaite
         def test_wrong_expectation(app, bg):
             task = app.task("continued", "export-1")
             app.launch(plan={"register": [task],
-                             "submit": [{"type": "continued", "id": task, "title": "Export"}],
-                             "handler": {"work_s": 60, "progress_every_s": 5}})
+                             "taps": {"start": [{"submit": {"type": "continued", "id": task}}]},
+                             "handler": {"work_s": 60, "progress": {"every_s": 5}}})
+            app.tap("start")
             bg.expect("task.expired", task=task, within=5400)
     """)
     result = project.runpytest("-m", "device", "--device", "phone-a")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*within 5400 s; decided: task * completed (success=True) at +60.000 and no request*"]
+        ["*within 5400 s; decided: task * completed (success=True) at +60.004 and no request*"]
     )
     [svg] = (project.path / "reports" / "artifacts").glob("*/timeline.svg")
     picture = svg.read_text()

@@ -439,6 +439,14 @@ class IosDevice:
             raise Unsupported(self.name, f"tap {element}", self._ui_fix(hid=False))
         self._wda_call(lambda c, s: c.click(c.find_element("accessibility id", element, s), s))
 
+    def answer_prompt(self, bundle_id: str, choice: str) -> None:
+        """The continued task's "continue?" prompt (facts B3 [M]): its button, by label, via
+        WebDriverAgent (uncertain: the buttons' labels are the ones seen, Continue and Stop)."""
+        if not self._record.wda:
+            raise Unsupported(self.name, f"answer the prompt ({choice})", self._ui_fix(hid=False))
+        label = choice.capitalize()
+        self._wda_call(lambda c, s: c.click(c.find_element("accessibility id", label, s), s))
+
     def force_quit(self, bundle_id: str) -> None:
         """The user's swipe in the app switcher, through WebDriverAgent; never a kill.
 

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.appbundle import AppInfo, assemble_ipa, read_app
+from harness.backends.virtual_continued import ContinuedTasks, profile_for
 from harness.backends.virtual_probe import ERR_SEC_INTERACTION_NOT_ALLOWED, ProbeRunner
 from harness.clock import VirtualClock, _Timer
 from harness.debugger import parse_simulate_command
@@ -49,9 +50,7 @@ ORGANIC_DELAY_S = {"refresh": 15 * 60.0, "processing": 30 * 60.0}
 # is BGTaskSchedulerErrorCodeNotPermitted (3) (B6, BGTaskScheduler.h).
 REQUIRED_MODE = {"refresh": "fetch", "processing": "processing"}
 # B3 [M]: continued tasks need no UIBackgroundModes entry (OpenReader shipped with `audio` only).
-# B3 [M]: a continued task that reports no progress is expired after about 30 s (forums 808756,
-# 805554); A6: it starts right after a foreground submit, with no simulate path needed.
-CONTINUED_STALL_S = 30.0
+# Their rules (liveness, queue, prompt, cards, GPU) are in virtual_continued (facts B3, G8, A6).
 # B6: error codes of BGTaskSchedulerErrorDomain.
 UNAVAILABLE, TOO_MANY_PENDING, NOT_PERMITTED = 1, 2, 3
 # B8 [H]: keychain classes whose items cannot be read while the phone is locked.
@@ -149,9 +148,9 @@ class _Task:
     expiration_handler: Callable[[], None] | None = None
 
     def set_progress(self, form: str, completed: int, total: int) -> None:
-        # B3: progress is a continued task's liveness signal; any report re-arms the stall timer.
-        if self.run is not None and self.run.type == "continued" and completed > 0:
-            self.phone._arm_stall(self.proc, self.run)
+        # facts B3, G8: progress is a continued task's liveness signal (virtual_continued).
+        if self.run is not None and self.run.type == "continued":
+            self.phone._continued.progress(self.proc, self.run, form, completed, total)
 
     def set_completed(self, success: bool) -> None:
         if self.run is not None:
@@ -199,10 +198,10 @@ class _ProbeClock:
 class _ProbeSystem:
     """What the probe's calls meet on the virtual iPhone: BGTaskScheduler and the services."""
 
-    supported_resources: list[str] = []  # noqa: RUF012  (B3: no background GPU on this model)
-
     def __init__(self, phone: VirtualIPhone, proc: _Process):
         self._phone, self._proc = phone, proc
+        # facts G8 [H]: asked of dasd once per process (dispatch_once) and cached.
+        self.supported_resources = phone._continued.supported_resources(proc)
 
     # Scheduling
     def register(self, task: str) -> bool:
@@ -266,9 +265,8 @@ class _ProbeSystem:
         return True  # memory limits and jetsam are for a later issue
 
     def gpu_work(self) -> bool:
-        # B3: background GPU needs supportedResources to include .gpu; this model has none, so
-        # only a foreground app gets GPU time.
-        return self._proc.foreground
+        # facts B3, G8: background GPU only for a continued task granted `.gpu`.
+        return self._phone._continued.gpu_allowed(self._proc)
 
 
 class VirtualIPhone:
@@ -294,6 +292,9 @@ class VirtualIPhone:
         self._on_power = True  # lab phones sit on chargers
         self._dasd_timer: _Timer | None = None
         self._tapping: int | None = None  # the pid a tap is being delivered to
+        self._continued = ContinuedTasks(
+            self, profile_for(record.model or "iPhone17,3", record.stall_tolerance_s)
+        )
 
     @classmethod
     def open(cls, record: DeviceRecord, state_dir: Path) -> VirtualIPhone:
@@ -363,6 +364,7 @@ class VirtualIPhone:
             proc.foreground = False
         proc = self._start_process(bundle_id, foreground=True)
         self._launch_probe(proc, plan)
+        self._continued.app_state_changed()
         return proc.pid
 
     def tap(self, element: str) -> None:
@@ -398,7 +400,12 @@ class VirtualIPhone:
     def background(self) -> None:
         for proc in self._processes.values():
             proc.foreground = False
+        self._continued.app_state_changed()
         self._schedule_dasd()
+
+    def answer_prompt(self, bundle_id: str, choice: str) -> None:
+        """A person answers the system's "continue running?" prompt: continue or stop."""
+        self._continued.answer_prompt(bundle_id, choice)
 
     def force_quit(self, bundle_id: str) -> None:
         procs = self._processes_of(bundle_id)
@@ -410,11 +417,9 @@ class VirtualIPhone:
             f'SBWorkspaceTerminateApplication: {bundle_id}: "killed from app switcher"',
         )
         for proc in procs:
-            for run in proc.running.values():
-                if run.type == "continued":
-                    # B3, A10: a running continued task is cancelled, with no expiration handler
-                    # called and no callback to the app (OpenReader ADR 0053).
-                    self._dasd(f"CANCELED {run.activity_name}")
+            # facts B3, A10: running continued tasks are cancelled with no expiration handler
+            # called; facts G8: queued ones too.
+            self._continued.force_quit(proc)
             self._terminate(proc)
         # B1 (Quinn, forums 14855): a force-quit app gets no more background refresh launches
         # until the user opens it; B2 (forums 793189): processing requests may still run.
@@ -426,6 +431,7 @@ class VirtualIPhone:
     def lock(self) -> None:
         self._locked = True
         self._save_state()
+        self._continued.app_state_changed()
         self._schedule_dasd()
 
     def unlock(self) -> None:
@@ -437,6 +443,7 @@ class VirtualIPhone:
             for run in list(proc.running.values()):
                 if run.type == "processing" and not run.simulated:
                     self._expire(proc, run)
+        self._continued.app_state_changed()
         self._schedule_dasd()
 
     def locked(self) -> bool:
@@ -579,7 +586,7 @@ class VirtualIPhone:
             # NSInternalInconsistencyException (expo/expo#39769).
             self._crash(proc, f"No launch handler registered for task with identifier {request.id}")
         if request.type == "continued":
-            self._start_continued(proc, request)
+            self._continued.submit(proc, request, from_tap=self._tapping == proc.pid)
             return None
         for old in [p for p in self._pending if p.request.id == request.id]:
             # B1: "Submitting a task request for an unexecuted task that's already in the queue
@@ -597,10 +604,12 @@ class VirtualIPhone:
     def _submit_error(self, info: AppInfo, request: Request, proc: _Process) -> int | None:
         """The BGTaskSchedulerErrorDomain code this submission fails with, if any (B6)."""
         mode = REQUIRED_MODE.get(request.type)
-        if not info.permits(request.id) or (mode and mode not in info.background_modes):
+        # facts B3/B7 [H]: a wildcard entry permits continued tasks only.
+        permitted = info.permits(request.id, wildcard=request.type == "continued")
+        if not permitted or (mode and mode not in info.background_modes):
             return NOT_PERMITTED
         if request.type == "continued":
-            return self._continued_error(proc, request)
+            return self._continued.submit_error(proc, request)
         same_type = {
             p.request.id
             for p in self._pending
@@ -610,46 +619,9 @@ class VirtualIPhone:
             return TOO_MANY_PENDING
         return None
 
-    def _continued_error(self, proc: _Process, request: Request) -> int | None:
-        if request.gpu:
-            # B3: iOS 26.1 returns code 1 when requiredResources exceed supportedResources; the
-            # virtual iPhone supports no background GPU (no entitlement to read from the app).
-            self._framework(
-                proc,
-                f"{request.id} requested an unsupported set of resources: gpu",
-                level="ERROR",
-            )
-            return UNAVAILABLE
-        if not proc.foreground:
-            # B3 (DTS, forums 808756): continued tasks start only from the foreground. [L] the
-            # error code for a background submit is not documented; the model says 1.
-            return UNAVAILABLE
-        return None
-
-    def _start_continued(self, proc: _Process, request: Request) -> None:
-        """A6: a continued request runs right away; there is nothing pending to simulate.
-
-        B3 [H]: the submission must come from a person's action (a tap); WWDC25 227 says
-        automatic starts "may be cancelled". What iOS then does is uncertain: the model lets
-        the task start and cancels it at once, calling its expiration handler as a user Stop
-        does (B3 [H]), and says so in the log.
-        """
-        self._dasd(f"SUBMITTED {_activity_name('continued', request.id, '')} at priority 90")
-        from_tap = self._tapping == proc.pid
-        clock = _ProbeClock(self, proc)
-
-        def start() -> None:
-            run = self._run_task(proc, request.id, "continued", activity="", title=request.title)
-            if run is None or from_tap:
-                return
-            self._model_note(
-                f"uncertain (facts B3): {request.id} was submitted without a person's action "
-                "(no tap); iOS may cancel such continued tasks; the virtual iPhone cancels it now"
-            )
-            self._dasd(f"CANCELED {run.activity_name}")
-            self._expire(proc, run)
-
-        clock.call_later(0.0, start)
+    def _start_continued_run(self, proc: _Process, request: Request, from_tap: bool) -> None:
+        """virtual_continued starts a continued request (facts A6: no simulate path needed)."""
+        self._run_task(proc, request.id, "continued", "", request.title, (request, from_tap))
 
     def _drop_pending(self, pending: _Pending) -> None:
         self._pending.remove(pending)
@@ -720,7 +692,13 @@ class VirtualIPhone:
     # -- Running tasks ------------------------------------------------------------------------
 
     def _run_task(
-        self, proc: _Process, task: str, type_: str, activity: str | None, title: str = ""
+        self,
+        proc: _Process,
+        task: str,
+        type_: str,
+        activity: str | None,
+        title: str = "",
+        continued: tuple[Request, bool] | None = None,
     ) -> _Running | None:
         if task not in proc.registered:
             with contextlib.suppress(_AppCrashed):
@@ -733,8 +711,8 @@ class VirtualIPhone:
         self._framework(proc, f"Running task: {run.description}")
         start = "Starting simulated task" if run.simulated else "Starting task"
         self._framework(proc, f"{start}: {run.description}")
-        if type_ == "continued":
-            self._arm_stall(proc, run)
+        if continued is not None:
+            self._continued.started(proc, run, *continued)
         if type_ == "refresh" and not run.simulated:
             # B1: about 30 s of runtime, then expiration. A simulated task has no dasd activity
             # and so no dasd budget (A2/A3).
@@ -745,24 +723,6 @@ class VirtualIPhone:
         with contextlib.suppress(_AppCrashed):
             proc.probe.run(handle)
         return run
-
-    def _arm_stall(self, proc: _Process, run: _Running) -> None:
-        """B3: progress is a continued task's liveness signal; silence means expiration.
-
-        One timer per task: a report only moves `last_progress`; when the timer fires early it
-        sets itself again for the silence still owed (never a timer per report).
-        """
-        run.last_progress = self._clock.now()
-
-        def check() -> None:
-            due = run.last_progress + CONTINUED_STALL_S
-            if self._clock.now() >= due:
-                self._expire(proc, run)
-            else:
-                run.stall = self._clock.call_at(due, check)
-
-        if run.stall is None:
-            run.stall = self._clock.call_later(CONTINUED_STALL_S, check)
 
     def _complete(self, proc: _Process, run: _Running, success: bool) -> None:
         if proc.running.get(run.task) is not run:
@@ -776,6 +736,8 @@ class VirtualIPhone:
                 proc, f"Marking task {run.description} complete with success: {int(success)}"
             )
             self._dasd(f"NO LONGER RUNNING {run.activity_name}")
+        if run.type == "continued":
+            self._continued.ended(run, success)
 
     def _expire(self, proc: _Process, run: _Running) -> None:
         """The system expires a task: dasd budget over, or the user picked up the phone."""
@@ -800,6 +762,8 @@ class VirtualIPhone:
             level="ERROR",
         )
         self._dasd(f"NO LONGER RUNNING {run.activity_name}")
+        if run.type == "continued":
+            self._continued.ended(run, False)
 
     # -- Simulate (the debugger's two commands) -----------------------------------------------
 
@@ -871,6 +835,7 @@ class VirtualIPhone:
             timer.cancel()
         proc.background_tasks.clear()
         del self._processes[proc.pid]
+        self._continued.process_gone()
         self._log(
             "runningboardd",
             _RUNNINGBOARD_PID,

@@ -28,6 +28,7 @@ _DAEMONS = {
     "assertiond": "runningboard",
     "kernel": "kernel",
     "lldb": "lldb",
+    "bgharness-virtual": "virtual",
 }
 
 # kind, task, attrs, source: an event before it is given its record.

@@ -92,6 +92,8 @@ _CONVERT: dict[str, Callable[[str], Any]] = {
     "id": number,
     "priority": number,
     "signal": number,
+    "cards": number,
+    "percent": number,
     "success": lambda flag: flag != "0",
     "dynamic": lambda _: True,
 }
@@ -230,6 +232,10 @@ _RULES = (
           source="dasd", processes=_DASD),
     _rule(_ACTS, rf"\bCOMPLETED:? (?:<_DASActivity: \"?)?{_ACT}", "task.completed",
           source="dasd", processes=_DASD),
+    # The virtual iPhone's Live Activity cards (iOS's own lines for them are not known).
+    _rule(" cards=", r"\Acard (?P<ref>\S+): (?P<state>\w+) cards=(?P<cards>\d+)"
+          r"(?: percent=(?P<percent>\d+))?", "task.card", source="virtual",
+          processes=frozenset({"bgharness-virtual"})),
     _rule("NO LONGER RUNNING ", rf"NO LONGER RUNNING (?:{_ACT}|\S)", "task.no_longer_running",
           source="dasd", processes=_DASD),
     # SpringBoard, RunningBoard (assertiond before iOS 14), the kernel, crash reports.
