@@ -34,7 +34,7 @@ def test_continued_task_progress_gap(app, bg, gap_s):
         plan={
             "register": [task],
             "submit": [{"type": "continued", "id": task, "title": "Export"}],
-            "handler": {"work_s": work_s, "progress_every_s": gap_s},
+            "handler": {"work_s": work_s, "progress": {"every_s": gap_s}},
         }
     )
     launched = bg.first_of(["task.launched"], task, within=60)

@@ -24,7 +24,8 @@ from harness.appbundle import AppInfo, assemble_ipa, read_app
 from harness.clock import VirtualClock, _Timer
 from harness.debugger import parse_simulate_command
 from harness.device import NETWORK_PROFILES, DeviceInfo, Progress
-from harness.backends.virtual_probe import ERR_SEC_INTERACTION_NOT_ALLOWED, ProbeRunner
+from harness.backends.virtual_probe import ProbeRunner
+from harness.backends.virtual_system import VirtualSystem
 from harness.errors import DebuggerError, HarnessError, PlanError, Unsupported, UsageError
 from harness.events import LogEntry
 from harness.inventory import DeviceRecord
@@ -51,15 +52,8 @@ REQUIRED_MODE = {"refresh": "fetch", "processing": "processing"}
 CONTINUED_STALL_S = 30.0
 # B6: error codes of BGTaskSchedulerErrorDomain.
 UNAVAILABLE, TOO_MANY_PENDING, NOT_PERMITTED = 1, 2, 3
-# B8 [H]: keychain classes whose items cannot be read while the phone is locked.
-KEYCHAIN_LOCKED_CLASSES = frozenset(
-    {"when_unlocked", "when_unlocked_this_device_only", "when_passcode_set_this_device_only"}
-)
-# B4 [M]: about 30 s of beginBackgroundTask time on modern iOS (do not hard-code it in tests).
-BACKGROUND_TASK_BUDGET_S = 30.0
-# B5: a background upload is the system's; the model (uncertain) finishes it 1 s after it
-# starts, and while offline tries again every 5 s.
-UPLOAD_S, UPLOAD_RETRY_S = 1.0, 5.0
+# Data protection, beginBackgroundTask, uploads, memory, suspension and the settings a person
+# changes are harness.backends.virtual_system's rules (facts B4, B5, B8, G1-G7).
 # The probe's buttons carry the accessibility identifier `bgprobe.tap.<name>` (BGProbe shell).
 TAP_PREFIX = "bgprobe.tap."
 # No timer is set further ahead than this (a valid plan stays far below it: schema bounds).
@@ -186,6 +180,8 @@ class _ProbeClock:
 
         def fire() -> None:
             if proc.pid in self._phone._processes:  # pids are never reused
+                if self._phone._system.defer(proc, fire):  # suspended: runs on resume (G7)
+                    return
                 with contextlib.suppress(_AppCrashed):
                     action()
 
@@ -218,46 +214,22 @@ class _ProbeSystem:
         return self._phone._network != "offline"
 
     def keychain_read(self, accessibility: str) -> int:
-        # B8 [H]: WhenUnlocked items (and the stricter passcode class) are unreadable while
-        # locked. B8 [M]: AfterFirstUnlock can still fail in some background launches; the
-        # model (uncertain) always lets it succeed once the phone has been unlocked.
-        if self._phone._locked and accessibility in KEYCHAIN_LOCKED_CLASSES:
-            return ERR_SEC_INTERACTION_NOT_ALLOWED
-        return 0
+        return self._phone._system.keychain_status(accessibility)
 
     def file_access(self, op: str, protection: str) -> bool:
-        # B8 [H]: `complete` files cannot be read or written while locked. `completeUnlessOpen`
-        # keeps open files readable; the probe opens the file anew, so a read fails while
-        # locked and a write (a new file) works (uncertain: the model's reading of B8).
-        if not self._phone._locked:
-            return True
-        return not (protection == "complete" or (protection == "complete_unless_open" and op == "read"))
+        return self._phone._system.file_ok(op, protection)
 
     def begin_background_task(self, name: str, on_expire: Callable[[], None]) -> None:
-        # B4 [M]: about 30 s before the expiration handler; the model counts from the begin.
-        clock = _ProbeClock(self._phone, self._proc)
-        self._proc.background_tasks[name] = clock.call_later(BACKGROUND_TASK_BUDGET_S, on_expire)
+        self._phone._system.begin_background_task(self._proc, name, on_expire)
 
     def end_background_task(self, name: str) -> None:
-        timer = self._proc.background_tasks.pop(name, None)
-        if timer is not None:
-            timer.cancel()
+        self._phone._system.end_background_task(self._proc, name)
 
     def upload(self, size: int, done: Callable[[int], None]) -> None:
-        # B5 [H]: the transfer is the system's; the model finishes it UPLOAD_S after it starts,
-        # later if the phone is offline (retrying every UPLOAD_RETRY_S), with no error.
-        clock = _ProbeClock(self._phone, self._proc)
-
-        def attempt() -> None:
-            if self.network_up():
-                done(0)
-            else:
-                clock.call_later(UPLOAD_RETRY_S, attempt)
-
-        clock.call_later(UPLOAD_S, attempt)
+        self._phone._system.upload(self._proc, None, done)
 
     def allocate(self, mb: int) -> bool:
-        return True  # memory limits and jetsam are for a later issue
+        return self._phone._system.allocate(self._proc, mb)
 
     def gpu_work(self) -> bool:
         # B3: background GPU needs supportedResources to include .gpu; this model has none, so
@@ -285,7 +257,7 @@ class VirtualIPhone:
         self._no_background_launch: set[str] = set()  # force-quit bundles (B1, A10)
         self._network: str | None = None
         self._locked = False
-        self._on_power = True  # lab phones sit on chargers
+        self._system = VirtualSystem(self, _AppCrashed)  # virtual_system: power, LPM, memory...
         self._dasd_timer: _Timer | None = None
         self._tapping: int | None = None  # the pid a tap is being delivered to
 
@@ -296,6 +268,7 @@ class VirtualIPhone:
         if phone._state_file.exists():
             state = json.loads(phone._state_file.read_text())
             phone._network, phone._locked = state.get("network"), state.get("locked", False)
+            phone._system.settings = phone._system.settings.from_json(state.get("system"))
         return phone
 
     # -- Device contract: identity, apps ------------------------------------------------------
@@ -313,7 +286,8 @@ class VirtualIPhone:
             ios_build="23B85",
             backend="virtual",
             capabilities=frozenset(
-                {"background", "force_quit", "lock", "unlock", "network", "debugger"}
+                {"background", "force_quit", "lock", "unlock", "network", "debugger", "reboot"}
+                | {"power", "low_power_mode", "background_refresh", "memory_pressure"}
             ),
         )
 
@@ -359,6 +333,8 @@ class VirtualIPhone:
             proc.foreground = False
         proc = self._start_process(bundle_id, foreground=True)
         self._launch_probe(proc, plan)
+        if proc.pid in self._processes:
+            self._system.user_launched(proc)
         return proc.pid
 
     def tap(self, element: str) -> None:
@@ -392,8 +368,9 @@ class VirtualIPhone:
         self._terminate(proc)
 
     def background(self) -> None:
-        for proc in self._processes.values():
+        for proc in list(self._processes.values()):
             proc.foreground = False
+            self._system.backgrounded(proc)
         self._schedule_dasd()
 
     def force_quit(self, bundle_id: str) -> None:
@@ -412,6 +389,7 @@ class VirtualIPhone:
                     # called and no callback to the app (OpenReader ADR 0053).
                     self._dasd(f"CANCELED {run.activity_name}")
             self._terminate(proc)
+        self._system.force_quit(bundle_id)
         # B1 (Quinn, forums 14855): a force-quit app gets no more background refresh launches
         # until the user opens it; B2 (forums 793189): processing requests may still run.
         self._no_background_launch.add(bundle_id)
@@ -426,6 +404,7 @@ class VirtualIPhone:
 
     def unlock(self) -> None:
         self._locked = False
+        self._system.unlocked()
         self._save_state()
         # B2: "The system terminates any background processing tasks running when the user
         # starts using the device." Simulated tasks have no dasd activity (A3), so they stay.
@@ -437,6 +416,33 @@ class VirtualIPhone:
 
     def locked(self) -> bool:
         return self._locked
+
+    # -- Device contract: power, settings, restart, memory (harness.backends.virtual_system) ---
+
+    def reboot(self) -> None:
+        self._system.reboot()
+        self._save_state()
+        self._schedule_dasd()
+
+    def set_power(self, source: str) -> None:
+        self._system.set_power(source)
+        self._save_state()
+        self._schedule_dasd()
+
+    def set_low_power_mode(self, on: bool) -> None:
+        self._system.set_low_power_mode(on)
+        self._save_state()
+        self._schedule_dasd()
+
+    def set_background_refresh(self, on: bool) -> None:
+        self._system.set_background_refresh(on)
+        self._save_state()
+        self._schedule_dasd()
+
+    def set_memory_pressure(self, on: bool) -> None:
+        self._system.set_memory_pressure(on)
+        self._save_state()
+        self._schedule_dasd()
 
     def set_network(self, profile: str) -> None:
         if profile not in NETWORK_PROFILES:
@@ -485,6 +491,7 @@ class VirtualIPhone:
         info = self._apps[bundle_id]
         proc = _Process(bundle_id, info.executable, next(self._pids), foreground)
         self._processes[proc.pid] = proc
+        self._system.started(proc)
         proc.probe = ProbeRunner(
             _ProbeSystem(self, proc),
             _ProbeSystem(self, proc),
@@ -552,7 +559,7 @@ class VirtualIPhone:
         info = self._apps[proc.bundle_id]
         description = _request_description(request, info.bundle_id, self._clock.now())
         self._framework(proc, f"submitTaskRequest: {description}")
-        code = self._submit_error(info, request, proc)
+        code = self._submit_error(info, request, proc) or self._system.submit_error(request.type)
         if code:
             user_info = (
                 f"{{Unrecognized Identifier={request.id}}}" if code == NOT_PERMITTED else "{}"
@@ -672,6 +679,8 @@ class VirtualIPhone:
 
     def _eligible(self, pending: _Pending) -> bool:
         request = pending.request
+        if not self._system.may_launch(request.type, pending.bundle_id):  # G5, B2 (usage)
+            return False
         if request.type == "refresh":
             # B1: no refresh launches for a force-quit app; A9 (Quinn) and common sense: the
             # system launches refresh work for an app that is not in use.
@@ -683,7 +692,7 @@ class VirtualIPhone:
         return (
             self._locked
             and not (request.requires_network and self._network == "offline")
-            and not (request.requires_power and not self._on_power)
+            and not (request.requires_power and not self._system.on_power)
         )
 
     def _run_due(self) -> None:
@@ -729,6 +738,7 @@ class VirtualIPhone:
         self._framework(proc, f"Running task: {run.description}")
         start = "Starting simulated task" if run.simulated else "Starting task"
         self._framework(proc, f"{start}: {run.description}")
+        self._system.task_started(proc, run)
         if type_ == "continued":
             self._arm_stall(proc, run)
         if type_ == "refresh" and not run.simulated:
@@ -753,6 +763,7 @@ class VirtualIPhone:
             return
         run.cancel_timers()
         del proc.running[run.task]
+        self._system.settle(proc)
         if run.simulated:
             self._framework(proc, f"Marking simulated task complete: {run.description}")
         else:
@@ -784,6 +795,7 @@ class VirtualIPhone:
             level="ERROR",
         )
         self._dasd(f"NO LONGER RUNNING {run.activity_name}")
+        self._system.settle(proc)
 
     # -- Simulate (the debugger's two commands) -----------------------------------------------
 
@@ -855,6 +867,7 @@ class VirtualIPhone:
             timer.cancel()
         proc.background_tasks.clear()
         del self._processes[proc.pid]
+        self._system.ended(proc)
         self._log(
             "runningboardd",
             _RUNNINGBOARD_PID,
@@ -903,7 +916,8 @@ class VirtualIPhone:
     def _save_state(self) -> None:
         self._state_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"network": self._network, "locked": self._locked}))
+        state = {"network": self._network, "locked": self._locked, "system": self._system.state()}
+        tmp.write_text(json.dumps(state))
         os.replace(tmp, self._state_file)
 
 
@@ -935,6 +949,7 @@ class _VirtualDebugSession:
 
     def __init__(self, phone: VirtualIPhone, pid: int):
         self._phone, self._pid, self._attached = phone, pid, True
+        phone._system.attached(pid, +1)  # A9: keeps the app from suspending
 
     def __enter__(self) -> _VirtualDebugSession:
         return self
@@ -963,6 +978,8 @@ class _VirtualDebugSession:
         return ""  # A4: lldb prints nothing when the call works
 
     def detach(self) -> None:
+        if self._attached:
+            self._phone._system.attached(self._pid, -1)
         self._attached = False
 
 
