@@ -1,4 +1,5 @@
-"""The perturbation journal: a device's network or lock change is written down before it is made.
+"""The perturbation journal: a change to a device (network, lock, power, settings, restart,
+memory pressure; KINDS) is written down before it is made.
 
 A run that dies inside `bg.offline()` (SIGKILL, power cut) cannot undo what it did, so the next
 run reads the journal and undoes it before its first test. One file per perturbation under
@@ -18,10 +19,22 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.processes import pid_alive
 
+# The one table of perturbation kinds: what each one is, said to a person (harness.session
+# says how each is undone, and has the context manager that applies it).
+KINDS = {
+    "network": "network set to {detail}",
+    "lock": "device locked",
+    "power": "power source set to {detail}",
+    "low_power": "Low Power Mode turned on",
+    "refresh": "Background App Refresh turned off",
+    "memory": "memory pressure applied",
+    "reboot": "device restarted and left before its first unlock",
+}
+
 
 @dataclass(frozen=True)
 class Perturbation:
-    """One change to a device that must be undone: `kind` network or lock, and its detail."""
+    """One change to a device that must be undone: `kind` one of KINDS, and its detail."""
 
     id: str
     device: str
@@ -32,7 +45,7 @@ class Perturbation:
     started: float  # wall clock
 
     def describe(self) -> str:
-        what = {"network": f"network set to {self.detail}", "lock": "device locked"}[self.kind]
+        what = KINDS[self.kind].format(detail=self.detail)
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started))
         return f"{what} by pid {self.pid} on {self.host} at {when}"
 

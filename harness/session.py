@@ -26,12 +26,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, NoReturn, Protocol
 
 from harness.appbundle import AppInfo
 from harness.debugger import check_task_id, simulate_expiration_command, simulate_launch_command
 from harness.device import Device, DeviceInfo
-from harness.errors import DebuggerError, HarnessError, UsageError
+from harness.errors import AppError, DebuggerError, HarnessError, UsageError
 from harness.events import Event
 from harness.journal import Journal, Perturbation
 from harness.logparse import parse_entry
@@ -48,10 +49,24 @@ SIMULATE_ANSWER_S = 10.0
 # relay may deliver one process's line (the app's) a little after another's (dasd's).
 DECIDED_GRACE_S = 5.0
 
-# How a journalled perturbation is undone, by kind.
+# How a journalled perturbation is undone, by kind (harness.journal.KINDS), and what is said.
 UNDO: dict[str, Callable[[Device], None]] = {
     "network": lambda device: device.clear_network(),
     "lock": lambda device: device.unlock(),
+    "power": lambda device: device.set_power("charger"),
+    "low_power": lambda device: device.set_low_power_mode(False),
+    "refresh": lambda device: device.set_background_refresh(True),
+    "memory": lambda device: device.set_memory_pressure(False),
+    "reboot": lambda device: device.unlock(),
+}
+UNDONE = {
+    "network": "restored the network",
+    "lock": "unlocked the device",
+    "power": "put the device back on its charger",
+    "low_power": "turned Low Power Mode off",
+    "refresh": "turned Background App Refresh on",
+    "memory": "ended the memory pressure",
+    "reboot": "unlocked the restarted device",
 }
 
 Step = str | tuple[str, Mapping[str, Any]]
@@ -330,6 +345,14 @@ class Session:
 
     def _simulate(self, task: str, command: str, answer: str) -> Event:
         check_task_id(task)
+        app = self.app
+        if app is not None and not getattr(app, "debuggable", True):
+            raise AppError(
+                f"{self.device.name}: cannot trigger or expire {task}: {app.bundle_id} is a "
+                "release-signed build (no get-task-allow), so no debugger can attach to it "
+                "(facts A7). Organic scenarios (marked soak) run it; trigger/expire need a "
+                "development-signed build"
+            )
         pid = self._app_pid()
         since = self.timeline.mark(self.clock.now())
         with self.device.debugger(pid) as session:
@@ -373,6 +396,50 @@ class Session:
     def locked(self) -> Iterator[None]:
         """The device is locked inside the block, and unlocked after it."""
         with self.observer.step("locked"), self._perturb("lock", "locked", self.device.lock):
+            yield
+
+    @contextmanager
+    def on_battery(self) -> Iterator[None]:
+        """The phone runs on battery inside the block (facts B2: requiresExternalPower)."""
+        apply = partial(self.device.set_power, "battery")
+        with self.observer.step("on battery"), self._perturb("power", "battery", apply):
+            yield
+
+    @contextmanager
+    def low_power(self) -> Iterator[None]:
+        """Low Power Mode is on inside the block (facts B1, G5)."""
+        apply = partial(self.device.set_low_power_mode, True)
+        with self.observer.step("Low Power Mode"), self._perturb("low_power", "low power", apply):
+            yield
+
+    @contextmanager
+    def refresh_off(self) -> Iterator[None]:
+        """Background App Refresh is off in Settings inside the block (facts B1, B6)."""
+        apply = partial(self.device.set_background_refresh, False)
+        with (
+            self.observer.step("Background App Refresh off"),
+            self._perturb("refresh", "refresh off", apply),
+        ):
+            yield
+
+    @contextmanager
+    def memory_pressure(self) -> Iterator[None]:
+        """Other apps need memory inside the block: background apps may be jetsammed (G1)."""
+        apply = partial(self.device.set_memory_pressure, True)
+        with (
+            self.observer.step("memory pressure"),
+            self._perturb("memory", "memory pressure", apply),
+        ):
+            yield
+
+    @contextmanager
+    def reboot(self) -> Iterator[None]:
+        """Restart the phone; inside the block it is locked and before its first unlock
+        (facts G3); after the block it is unlocked."""
+        with (
+            self.observer.step("restart (before first unlock)"),
+            self._perturb("reboot", "before first unlock", self.device.reboot),
+        ):
             yield
 
     @contextmanager
@@ -455,7 +522,7 @@ def recover(device: Device, journal: Journal) -> list[str]:
             said.append(f"{device.name}: could not undo {p.describe()}: {exc}")
             continue
         journal.remove(p)
-        undone = "restored the network" if p.kind == "network" else "unlocked the device"
+        undone = UNDONE[p.kind]
         said.append(f"{device.name}: {undone}: a crashed run left it ({p.describe()})")
     return said
 
@@ -463,10 +530,12 @@ def recover(device: Device, journal: Journal) -> list[str]:
 class App:
     """An installed app on the session's device: launch it with a plan, background it, end it."""
 
-    def __init__(self, session: Session, info: AppInfo):
+    def __init__(self, session: Session, info: AppInfo, debuggable: bool = True):
         self.session = session
         self.info = info
         self.bundle_id = info.bundle_id
+        # False for a release-signed build (no get-task-allow): trigger/expire refuse it.
+        self.debuggable = debuggable
         session.app = self
 
     def task(self, *names: str) -> str:

@@ -21,11 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.appbundle import AppInfo, assemble_ipa, read_app
+from harness.backends.virtual_probe import ProbeRunner
+from harness.backends.virtual_system import VirtualSystem
 from harness.clock import VirtualClock, _Timer
 from harness.debugger import parse_simulate_command
 from harness.device import NETWORK_PROFILES, DeviceInfo, Progress
-from harness.backends.virtual_probe import ProbeRunner
-from harness.backends.virtual_system import VirtualSystem
 from harness.errors import DebuggerError, HarnessError, PlanError, Unsupported, UsageError
 from harness.events import LogEntry
 from harness.inventory import DeviceRecord

@@ -11,6 +11,7 @@ comment says "uncertain" and the suites record the outcome as an observation ins
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -437,10 +438,8 @@ class VirtualSystem:
         if life is None or proc.foreground:
             return
         if life.suspended or life.footprint_mb > PRESSURE_FOOTPRINT_MB:
-            try:
+            with contextlib.suppress(self._crashed):
                 self._jetsam(proc, "killing_top_process", "vm-pageshortage")
-            except self._crashed:
-                pass
 
     def _jetsam(self, proc: _Process, how: str, cause: str) -> None:
         """facts G1 [H/M]: a jetsam kill. Later launches: the app stays eligible (G9 [H] state 4,
@@ -501,7 +500,8 @@ class VirtualSystem:
             self._uploads.remove(upload)
             self._cancelled_uploads.setdefault(bundle_id, []).append(upload.task)
             self._log_nsurlsessiond(
-                f"Cancelling task for {bundle_id}: NSURLErrorCancelledReasonUserForceQuitApplication"
+                f"Cancelling task for {bundle_id}: "
+                "NSURLErrorCancelledReasonUserForceQuitApplication"
             )
 
     # -- Helpers ----------------------------------------------------------------------------------
@@ -538,4 +538,5 @@ def _app(proc: _Process) -> str:
 
 
 def _task_info(task: _BackgroundTask) -> str:
-    return f"<_UIBackgroundTaskInfo: 0x{0x2802CD000 + task.number:x}>: taskID = {task.number}, taskName = {task.name}"
+    address = 0x2802CD000 + task.number
+    return f"<_UIBackgroundTaskInfo: 0x{address:x}>: taskID = {task.number}, taskName = {task.name}"
