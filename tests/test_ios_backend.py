@@ -643,3 +643,18 @@ def test_the_endpoint_is_what_the_lldb_bridge_parses(opened):
     phone = FakePhone("26.1", "iPhone17,3")
     device = opened(phone, modern_record())
     assert lldb.parse_endpoint(device.debug_endpoint()) == Address("fd7a:115c:a1e0::1", 50321)
+
+
+def test_reboot_restarts_through_diagnostics_and_settings_say_what_they_need(opened):
+    phone = FakePhone()
+    device = opened(phone)
+    device.reboot()
+    assert phone.restarted == 1
+    for verb, fix in (
+        (lambda: device.set_power("battery"), "USB hub"),
+        (lambda: device.set_low_power_mode(True), "WebDriverAgent"),
+        (lambda: device.set_background_refresh(False), "WebDriverAgent"),
+        (lambda: device.set_memory_pressure(True), "companion app"),
+    ):
+        with pytest.raises(Unsupported, match=fix):
+            verb()
