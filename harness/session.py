@@ -32,7 +32,7 @@ from typing import Any, NoReturn, Protocol
 from harness.appbundle import AppInfo
 from harness.debugger import check_task_id, simulate_expiration_command, simulate_launch_command
 from harness.device import Device, DeviceInfo
-from harness.errors import AppError, DebuggerError, HarnessError, UsageError
+from harness.errors import AppError, DebuggerError, HarnessError, Unsupported, UsageError
 from harness.events import Event
 from harness.journal import Journal, Perturbation
 from harness.logparse import parse_entry
@@ -447,7 +447,12 @@ class Session:
         p = self._journal.record(self.device.name, kind, detail)  # before the change: see journal
         self._active.append(p)
         try:
-            apply()
+            try:
+                apply()
+            except Unsupported:  # the device changed nothing: nothing to undo, now or later
+                self._active.remove(p)
+                self._journal.remove(p)
+                raise
             self._spans[p.id] = len(self.spans)
             self.spans.append(Span(detail, self.clock.now()))
             yield

@@ -124,3 +124,47 @@ def test_a_release_build_is_refused_before_any_debugger_attaches(bg, phone):
     with pytest.raises(AppError, match="get-task-allow"):
         bg.trigger(app.task("refresh"))
     assert attached == []
+
+
+def test_the_week_long_soak_writes_its_delays_and_the_cli_prints_them_per_device(
+    pytester: pytest.Pytester, capsys
+):
+    """Issue 11's must-show: 7 virtual days of organic refresh launches, each delay one line of
+    reports/observations.jsonl, and `bgharness observations` a row per device."""
+    import json
+
+    from harness.cli import main
+    from tests.paths import ROOT
+
+    pytester.makefile(
+        ".yaml",
+        devices=f"apps:\n  BGProbe:\n    path: {PROBE_PLIST}\n"
+        "devices:\n  - name: phone-a\n    backend: virtual\n    ios: '26.1'\n",
+    )
+    pytester.makeini("[pytest]\nfilterwarnings = ignore::pytest.PytestAssertRewriteWarning\n")
+    pytester.makepyfile(test_week=(ROOT / "suites/test_conditions.py").read_text())
+    result = pytester.runpytest("-m", "device", "-k", "over_a_week")
+    result.assert_outcomes(passed=1)
+    path = pytester.path / "reports/observations.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(lines) >= 7 * 24 // 4, "a launch every few hours for a week"
+    assert {line["device"] for line in lines} == {"phone-a"}
+    assert all(line["measures"]["delay_s"] >= 3 * 3600 for line in lines), "never before earliest"
+    assert max(line["measures"]["day"] for line in lines) >= 6
+    main(["observations", str(path)])
+    out = capsys.readouterr().out
+    assert "phone-a" in out and f"launched ×{len(lines)}" in out
+
+
+def test_a_state_the_device_cannot_take_leaves_no_journal_entry(bg, phone, tmp_path):
+    """On a phone without a switchable hub, on_battery is Unsupported: nothing was changed, so
+    nothing is undone and no later run tries to undo it."""
+    from harness.errors import Unsupported
+
+    def refuse(source):
+        raise Unsupported("v", f"set_power {source}", "needs a switchable USB hub")
+
+    phone.set_power = refuse
+    with pytest.raises(Unsupported, match="set_power battery"), bg.on_battery():
+        pass
+    assert Journal(tmp_path / "state").entries("v") == []
