@@ -45,7 +45,7 @@ class Perturbation:
     started: float  # wall clock
 
     def describe(self) -> str:
-        what = KINDS[self.kind].format(detail=self.detail)
+        what = KINDS.get(self.kind, self.kind + " {detail}").format(detail=self.detail)
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started))
         return f"{what} by pid {self.pid} on {self.host} at {when}"
 
