@@ -83,8 +83,9 @@ def test_processing_with_a_background_upload_in_a_release_build(app, bg):
 
     A release-signed build (no get-task-allow, so no debugger: facts A9) and the system's own
     scheduling: processing needs an idle phone (B2 [H]: modelled by locking it) and runs
-    "within the next two days" at best. When it launched and whether its upload finished are
-    recorded, per device and night.
+    "within the next two days" at best; an upload created in the background waits for
+    nsurlsessiond's per-app delay (G4 [H], [M] 60 s doubling). When it launched, whether its
+    upload finished and how long it took are recorded, per device and night.
     """
     task = app.task("processing", "net")
     app.launch(
@@ -102,12 +103,16 @@ def test_processing_with_a_background_upload_in_a_release_build(app, bg):
             bg.observe("build", "release", outcome="not_launched", waited_s=48 * 3600.0)
             return
         assert not launched.attrs.get("simulated"), "no debugger touched this run"
+        started = bg.first_of(["upload.started"], task, within=120)
         finished = bg.first_of(["upload.finished"], within=3600)
+    uploaded = bool(finished and finished.attrs["error"] == 0)
+    took = {"upload_s": finished.time - started.time} if uploaded and started else {}
     bg.observe(
         "build",
         "release",
-        outcome="uploaded" if finished and finished.attrs["error"] == 0 else "not_uploaded",
+        outcome="uploaded" if uploaded else "not_uploaded",
         delay_s=launched.time - submitted.time,
+        **took,
     )
 
 

@@ -168,3 +168,25 @@ def test_a_state_the_device_cannot_take_leaves_no_journal_entry(bg, phone, tmp_p
     with pytest.raises(Unsupported, match="set_power battery"), bg.on_battery():
         pass
     assert Journal(tmp_path / "state").entries("v") == []
+
+
+def test_nsurlsessiond_delays_background_uploads_after_resuming_the_app_for_one(bg, phone):
+    """G4 [H] (Quinn): the per-app delay doubles at each resume for a transfer and a task created
+    in the background waits it out; the user bringing the app to the front resets it."""
+    app = bg.app
+    task = app.task("refresh")
+    upload = {"upload": {"bytes": 10}}
+    app.launch({**REFRESH, "handler": {"work_s": 0.1, "resubmit": "on_start", "do": [upload]}})
+    app.background()
+    with bg.offline():
+        bg.trigger(task)
+        bg.expect("upload.started", task=task, within=5)
+        bg.expect("app.suspended", within=30)
+    bg.expect("upload.finished", task=task, error=0, within=30)  # resumed for it: delay 60 s
+    bg.mark()
+    bg.trigger(task)
+    started = bg.expect("upload.started", task=task, within=5)
+    finished = bg.expect("upload.finished", task=task, within=300)
+    assert finished.time - started.time >= virtual_system.FIRST_RESUME_DELAY_S
+    app.launch(REFRESH)
+    assert phone._system._resume_delay == {}

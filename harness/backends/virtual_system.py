@@ -46,6 +46,10 @@ USAGE_WINDOW_S = 7 * 24 * 3600.0
 # facts B5, G4 [H]: a background transfer is nsurlsessiond's; the model (uncertain) finishes it
 # this long after it starts, and while offline tries again every UPLOAD_RETRY_S.
 UPLOAD_S, UPLOAD_RETRY_S = 1.0, 5.0
+# facts G4 [H] (Quinn): nsurlsessiond delays a task an app creates in the background by a
+# per-app delay that doubles at each resume or relaunch for a transfer and resets when the user
+# brings the app to the front; [M] measured: 60 s first, then doubling.
+FIRST_RESUME_DELAY_S = 60.0
 # facts G4 [H]: NSURLErrorCancelled, with reason NSURLErrorCancelledReasonUserForceQuitApplication.
 NSURL_ERROR_CANCELLED = -999
 # errSecInteractionNotAllowed (facts B8, G3).
@@ -134,6 +138,7 @@ class VirtualSystem:
         self._uploads: list[_Upload] = []
         self._cancelled_uploads: dict[str, list[str | None]] = {}  # bundle -> tasks, force quit
         self._last_used: dict[str, float] = {}
+        self._resume_delay: dict[str, float] = {}  # bundle -> nsurlsessiond's delay (G4)
         self._task_numbers = iter(range(1, 1 << 30))
 
     @property
@@ -194,6 +199,8 @@ class VirtualSystem:
         """A person opened the app: it counts as use (B2), and a transfer force quit cancelled
         is reported to it now (facts G4 [M]: the app sees the -999 on its next launch)."""
         self._last_used[proc.bundle_id] = self._phone._clock.now()
+        if self._resume_delay.pop(proc.bundle_id, 0.0):
+            self._log_nsurlsessiond(f"Resetting request delay for {proc.bundle_id}")
         for task in self._cancelled_uploads.pop(proc.bundle_id, []):
             self._phone._probe(proc, "upload.finished", task, error=NSURL_ERROR_CANCELLED)
 
@@ -460,7 +467,10 @@ class VirtualSystem:
         handleEventsForBackgroundURLSession (B5 [H]) if it is no longer running."""
         upload = _Upload(proc.bundle_id, proc.pid, task, done)
         self._uploads.append(upload)
-        upload.timer = self._phone._clock.call_later(UPLOAD_S, lambda: self._attempt(upload))
+        delay = 0.0 if proc.foreground else self._resume_delay.get(proc.bundle_id, 0.0)
+        upload.timer = self._phone._clock.call_later(
+            delay + UPLOAD_S, lambda: self._attempt(upload)
+        )
 
     def _attempt(self, upload: _Upload) -> None:
         if self._phone._network == "offline":
@@ -472,6 +482,8 @@ class VirtualSystem:
         phone = self._phone
         proc = phone._processes.get(upload.pid)
         if proc is not None:
+            if self._life(proc).suspended:
+                self._lengthen_delay(upload.bundle_id)  # G4: a resume for the transfer
             self.resume(proc)
             try:
                 upload.done(0)
@@ -480,6 +492,8 @@ class VirtualSystem:
             self.settle(proc)
             return
         running = phone._processes_of(upload.bundle_id)
+        if not running or self._life(running[0]).suspended:
+            self._lengthen_delay(upload.bundle_id)
         if running:
             proc = running[0]
             self.resume(proc)
@@ -491,6 +505,11 @@ class VirtualSystem:
                 return
         phone._probe(proc, "upload.finished", upload.task, error=0)
         self.settle(proc)
+
+    def _lengthen_delay(self, bundle_id: str) -> None:
+        delay = max(FIRST_RESUME_DELAY_S, 2 * self._resume_delay.get(bundle_id, 0.0))
+        self._resume_delay[bundle_id] = delay
+        self._log_nsurlsessiond(f"Set request delay for {bundle_id} to {delay:.6f}")
 
     def force_quit(self, bundle_id: str) -> None:
         """facts G4 [H], B5 [H]: a user force quit cancels the app's background transfers
