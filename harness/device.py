@@ -21,6 +21,8 @@ Progress = Callable[[str, float], None]
 
 # Network condition profiles a test may ask for; the backend maps them to the device's own.
 NETWORK_PROFILES = ("offline",)
+# Where the phone's power comes from (facts B2: requiresExternalPower; G6: the CPU monitor).
+POWER_SOURCES = ("charger", "battery")
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,22 @@ class Device(Protocol):
     def locked(self) -> bool: ...
 
     def set_network(self, profile: str) -> None: ...
+
+    def reboot(self) -> None:
+        """Restart the phone; it comes back locked and before its first unlock (facts G3: the
+        AfterFirstUnlock classes are unreadable until then). Undone by `unlock`."""
+
+    def set_power(self, source: str) -> None:
+        """`charger` or `battery` (POWER_SOURCES): facts B2 requiresExternalPower, G6."""
+
+    def set_low_power_mode(self, on: bool) -> None:
+        """Settings › Battery › Low Power Mode (facts B1, G5)."""
+
+    def set_background_refresh(self, on: bool) -> None:
+        """Settings › General › Background App Refresh (facts B1, B6: off → submit code 1)."""
+
+    def set_memory_pressure(self, on: bool) -> None:
+        """Other apps need memory: the system jetsams background apps (facts G1)."""
 
     def clear_network(self) -> None: ...
 

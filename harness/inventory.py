@@ -6,6 +6,8 @@ unknown key is an error, never dropped). Schema (devices.yaml at the repo root h
 
     apps:                       # optional; name → entry
       NAME: {path: PATH}        # an .ipa, an .app folder or an Info.plist; relative to this file
+        signing: development|release  # optional, default development; release: no
+                                #   get-task-allow, so trigger/expire refuse it (organic only)
     devices:                    # required, at least one
       - name: NAME              # required, unique, [A-Za-z0-9._-]+
         backend: virtual|ios    # required
@@ -64,7 +66,8 @@ BACKENDS: tuple[Backend, ...] = ("virtual", "ios")
 TUNNELD_DEFAULT_PORT = 49151
 
 _TOP_KEYS = ("apps", "devices")
-_APP_KEYS = ("path",)
+_APP_KEYS = ("path", "signing")
+SIGNINGS = ("development", "release")
 _COMMON_KEYS = ("name", "backend", "model", "ios", "tags", "apps", "host")
 _BACKEND_KEYS: dict[str, tuple[str, ...]] = {
     "ios": ("udid", "usbmux", "tunnel", "wda", "unlock"),
@@ -93,6 +96,11 @@ class AppEntry:
     name: str
     path: Path
     line: int
+    signing: str = "development"  # "release": no get-task-allow, no debugger bridge
+
+    @property
+    def debuggable(self) -> bool:
+        return self.signing != "release"
 
     @property
     def kind(self) -> Literal["ipa", "app", "plist"]:
@@ -364,7 +372,12 @@ class _Walker:
         except (OSError, ValueError) as exc:  # a name too long, a NUL byte
             why = exc.strerror if isinstance(exc, OSError) else exc
             self.fail(keys["path"][1], _join(field, "path"), f"cannot use this path: {why}")
-        return AppEntry(name=name, path=path, line=_line(key))
+        signing = "development"
+        if "signing" in keys:
+            signing = self.text(keys["signing"][1], _join(field, "signing"))
+            if signing not in SIGNINGS:
+                self.fail(keys["signing"][1], _join(field, "signing"), f"one of {SIGNINGS}")
+        return AppEntry(name=name, path=path, line=_line(key), signing=signing)
 
     def check_app_path(self, path: Path, node: Node, field: str) -> None:
         """The path must be something the backends install, and readable now (not mid-run)."""

@@ -1,4 +1,5 @@
-"""The perturbation journal: a device's network or lock change is written down before it is made.
+"""The perturbation journal: a change to a device (network, lock, power, settings, restart,
+memory pressure; KINDS) is written down before it is made.
 
 A run that dies inside `bg.offline()` (SIGKILL, power cut) cannot undo what it did, so the next
 run reads the journal and undoes it before its first test. One file per perturbation under
@@ -25,7 +26,7 @@ from pathlib import Path
 from harness.errors import InfraError
 from harness.processes import pid_alive
 
-# What a perturbation changes; harness.session knows how to undo each.
+# What a perturbation changes; harness.session knows how to apply each.
 
 
 class Kind(StrEnum):
@@ -33,27 +34,56 @@ class Kind(StrEnum):
 
     NETWORK = "network"
     LOCK = "lock"
+    POWER = "power"
+    LOW_POWER = "low_power"
+    REFRESH = "refresh"
+    MEMORY = "memory"
+    REBOOT = "reboot"
 
 
 @dataclass(frozen=True)
 class KindInfo:
     """How one kind of perturbation reads in messages and which Device verb undoes it."""
 
-    undo: str  # the Device verb that undoes it, called with no arguments
+    undo: str  # the Device verb that undoes it
     done: str  # what it did, formatted with the perturbation's `detail`
     undone: str  # what undoing it says, after a crashed run
+    undo_args: tuple[object, ...] = ()  # what the verb is called with
 
 
 # The one table of perturbation kinds: the journal, the session and `recover` all read it.
 KINDS: dict[str, KindInfo] = {
     Kind.NETWORK: KindInfo("clear_network", "network set to {detail}", "restored the network"),
     Kind.LOCK: KindInfo("unlock", "device locked", "unlocked the device"),
+    Kind.POWER: KindInfo(
+        "set_power",
+        "power source set to {detail}",
+        "put the device back on its charger",
+        ("charger",),
+    ),
+    Kind.LOW_POWER: KindInfo(
+        "set_low_power_mode", "Low Power Mode turned on", "turned Low Power Mode off", (False,)
+    ),
+    Kind.REFRESH: KindInfo(
+        "set_background_refresh",
+        "Background App Refresh turned off",
+        "turned Background App Refresh on",
+        (True,),
+    ),
+    Kind.MEMORY: KindInfo(
+        "set_memory_pressure", "memory pressure applied", "ended the memory pressure", (False,)
+    ),
+    Kind.REBOOT: KindInfo(
+        "unlock",
+        "device restarted and left before its first unlock",
+        "unlocked the restarted device",
+    ),
 }
 
 
 @dataclass(frozen=True)
 class Perturbation:
-    """One change to a device that must be undone: `kind` network or lock, and its detail."""
+    """One change to a device that must be undone: `kind` one of KINDS, and its detail."""
 
     id: str
     device: str

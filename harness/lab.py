@@ -110,6 +110,9 @@ class Lab:
             device.install(entry.path, progress=self._install_progress(name, app_name))
             for line in device.warnings[said:]:  # preflight findings, e.g. not debuggable
                 self._say(line)
+            for other in [k for k, v in self._installed.items() if k[0] == name]:
+                if self._installed[other].bundle_id == info.bundle_id:
+                    del self._installed[other]  # the same bundle id: this build replaced it
             self._installed[key] = info
         return self._installed[key]
 

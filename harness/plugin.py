@@ -373,6 +373,15 @@ class DevicePlugin:
                 ):
                     allure.dynamic.label(label, value)
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
+        # A verb this device cannot do (Unsupported says what would make it possible) skips
+        # the test on it, as a device that cannot open does.
+        try:
+            return (yield)
+        except Unsupported as exc:
+            pytest.skip(str(exc))
+
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
@@ -534,7 +543,7 @@ def app(request: pytest.FixtureRequest, bg: Session, device: Device) -> Iterator
     except UsageError as exc:
         raise _failure(exc) from None
     allure.dynamic.label(*report.app_label(info))
-    the_app = App(bg, info)
+    the_app = App(bg, info, debuggable=plugin.lab.inventory.apps[name].debuggable)
     yield the_app
     pid = the_app.pid
     if pid is not None:

@@ -26,12 +26,19 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, NoReturn, Protocol
 
 from harness.appbundle import AppInfo
 from harness.debugger import check_task_id, simulate_expiration_command, simulate_launch_command
 from harness.device import Device, DeviceInfo
-from harness.errors import DebuggerError, HarnessError, InfraError, UsageError
+from harness.errors import (
+    AppError,
+    DebuggerError,
+    HarnessError,
+    InfraError,
+    UsageError,
+)
 from harness.events import Event
 from harness.journal import KINDS, Journal, Kind, Perturbation
 from harness.logparse import parse_entry
@@ -51,7 +58,8 @@ DECIDED_GRACE_S = 5.0
 
 def undo(device: Device, p: Perturbation) -> None:
     """Undo a journalled perturbation with the Device verb its kind names (journal.KINDS)."""
-    getattr(device, KINDS[p.kind].undo)()
+    info = KINDS[p.kind]
+    getattr(device, info.undo)(*info.undo_args)
 
 
 Step = str | tuple[str, Mapping[str, Any]]
@@ -330,6 +338,14 @@ class Session:
 
     def _simulate(self, task: str, command: str, answer: str) -> Event:
         check_task_id(task)
+        app = self.app
+        if app is not None and not getattr(app, "debuggable", True):
+            raise AppError(
+                f"{self.device.name}: cannot trigger or expire {task}: {app.bundle_id} is a "
+                "release-signed build (no get-task-allow), so no debugger can attach to it "
+                "(facts A7). Organic scenarios (marked soak) run it; trigger/expire need a "
+                "development-signed build"
+            )
         pid = self._app_pid()
         since = self.timeline.mark(self.clock.now())
         with self.device.debugger(pid) as session:
@@ -373,6 +389,53 @@ class Session:
     def locked(self) -> Iterator[None]:
         """The device is locked inside the block, and unlocked after it."""
         with self.observer.step("locked"), self._perturb(Kind.LOCK, "locked", self.device.lock):
+            yield
+
+    @contextmanager
+    def on_battery(self) -> Iterator[None]:
+        """The phone runs on battery inside the block (facts B2: requiresExternalPower)."""
+        apply = partial(self.device.set_power, "battery")
+        with self.observer.step("on battery"), self._perturb(Kind.POWER, "battery", apply):
+            yield
+
+    @contextmanager
+    def low_power(self) -> Iterator[None]:
+        """Low Power Mode is on inside the block (facts B1, G5)."""
+        apply = partial(self.device.set_low_power_mode, True)
+        with (
+            self.observer.step("Low Power Mode"),
+            self._perturb(Kind.LOW_POWER, "low power", apply),
+        ):
+            yield
+
+    @contextmanager
+    def refresh_off(self) -> Iterator[None]:
+        """Background App Refresh is off in Settings inside the block (facts B1, B6)."""
+        apply = partial(self.device.set_background_refresh, False)
+        with (
+            self.observer.step("Background App Refresh off"),
+            self._perturb(Kind.REFRESH, "refresh off", apply),
+        ):
+            yield
+
+    @contextmanager
+    def memory_pressure(self) -> Iterator[None]:
+        """Other apps need memory inside the block: background apps may be jetsammed (G1)."""
+        apply = partial(self.device.set_memory_pressure, True)
+        with (
+            self.observer.step("memory pressure"),
+            self._perturb(Kind.MEMORY, "memory pressure", apply),
+        ):
+            yield
+
+    @contextmanager
+    def reboot(self) -> Iterator[None]:
+        """Restart the phone; inside the block it is locked and before its first unlock
+        (facts G3); after the block it is unlocked."""
+        with (
+            self.observer.step("restart (before first unlock)"),
+            self._perturb(Kind.REBOOT, "before first unlock", self.device.reboot),
+        ):
             yield
 
     @contextmanager
@@ -481,10 +544,12 @@ def recover(device: Device, journal: Journal) -> list[str]:
 class App:
     """An installed app on the session's device: launch it with a plan, background it, end it."""
 
-    def __init__(self, session: Session, info: AppInfo):
+    def __init__(self, session: Session, info: AppInfo, debuggable: bool = True):
         self.session = session
         self.info = info
         self.bundle_id = info.bundle_id
+        # False for a release-signed build (no get-task-allow): trigger/expire refuse it.
+        self.debuggable = debuggable
         session.app = self
 
     def task(self, *names: str) -> str:

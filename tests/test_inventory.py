@@ -448,7 +448,7 @@ def test_the_default_inventory_has_the_virtual_iphone() -> None:
             model="iPhone17,3",
             ios="26.1",
             tags=("virtual",),
-            apps=("BGProbe",),
+            apps=("BGProbe", "BGProbeRelease", "BGProbeNoFetch", "BGProbeManyProcessing"),
             unlock=True,
             time_scale=0.0,
             line=inventory.devices[0].line,
@@ -464,7 +464,7 @@ def test_the_commented_examples_in_the_default_inventory_load(tmp_path: Path) ->
     """The examples are documentation; uncommented, with a built app, they must be valid."""
     text = (ROOT / "devices.yaml").read_text()
     text = re.sub(r"(?m)^  # ((- |  )[a-z_]+:)", r"  \1", text)
-    text = text.replace("path: suites/apps/BGProbe/Info.plist", "path: Probe.ipa")
+    text = re.sub(r"path: suites/apps/\S+/Info.plist", "path: Probe.ipa", text)
     inventory = load_inventory(write(tmp_path, text))
     devices = {device.name: device for device in inventory.devices}
     assert list(devices) == [
@@ -482,7 +482,10 @@ def test_the_commented_examples_in_the_default_inventory_load(tmp_path: Path) ->
     assert devices["iphone-wda"].wda == "http://127.0.0.1:8100"
     assert devices["iphone-wda"].unlock is True
     assert devices["iphone-17"].unlock is False
-    assert all(device.apps == ("BGProbe",) for device in inventory.devices)
+    apps = ("BGProbe", "BGProbeRelease", "BGProbeNoFetch", "BGProbeManyProcessing")
+    assert all(device.apps == apps for device in inventory.devices)
+    assert not inventory.apps["BGProbeRelease"].debuggable
+    assert inventory.apps["BGProbe"].debuggable
 
 
 @pytest.mark.parametrize(

@@ -667,3 +667,18 @@ def test_tap_without_webdriveragent_is_unsupported(opened):
     device = opened(FakePhone("26.1", "iPhone17,3"), modern_record())
     with pytest.raises(Unsupported, match=r"tap bgprobe\.tap\.start is not supported"):
         device.tap("bgprobe.tap.start")
+
+
+def test_reboot_restarts_through_diagnostics_and_settings_say_what_they_need(opened):
+    phone = FakePhone()
+    device = opened(phone)
+    device.reboot()
+    assert phone.restarted == 1
+    for verb, fix in (
+        (lambda: device.set_power("battery"), "USB hub"),
+        (lambda: device.set_low_power_mode(True), "WebDriverAgent"),
+        (lambda: device.set_background_refresh(False), "WebDriverAgent"),
+        (lambda: device.set_memory_pressure(True), "companion app"),
+    ):
+        with pytest.raises(Unsupported, match=fix):
+            verb()

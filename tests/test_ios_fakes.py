@@ -171,6 +171,7 @@ class FakePhone:
         self.buttons: list[tuple[int, int, int]] = []
         self.locked = False
         self.slept = 0
+        self.restarted = 0
         self.swipes: list[tuple[int, int, int, int]] = []
         self.wda_presses: list[str] = []
         self.log_connections: list[list[Any]] = []  # each: SyslogEntry items, maybe an exception
@@ -334,6 +335,12 @@ class FakePhone:
             self.locked = True
 
         diag.sleep.side_effect = sleep
+
+        async def restart() -> None:
+            self.restarted += 1
+            self.locked = True
+
+        diag.restart.side_effect = restart
 
     def _mounter(self, mounter: Any, lockdown: Any) -> None:
         mounter.is_image_mounted.side_effect = lambda image_type: self.mounted

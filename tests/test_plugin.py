@@ -202,3 +202,16 @@ def test_a_killed_run_leaves_a_journal_and_the_next_run_restores_the_network(pro
     )
     assert state(project)["network"] is None
     assert not journal.exists()
+
+
+def test_a_verb_the_device_cannot_do_skips_the_test_with_the_fix(project):
+    project.makepyfile("""
+        import pytest
+
+        @pytest.mark.device
+        def test_screen(bg):
+            bg.device.screenshot()
+    """)
+    result = project.runpytest("-m", "device", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*screenshot is not supported: the virtual iPhone has no screen*"])

@@ -1,4 +1,8 @@
-"""The virtual iPhone's policies that the suites do not reach, through the library's Session."""
+"""The virtual iPhone's policies that the suites do not reach, through the library's Session.
+
+The scheduling policies a phone must show too (pending limits, replacement, background modes,
+submit without a handler, unlock, keychain) are in suites/test_policies.py.
+"""
 
 import plistlib
 from pathlib import Path
@@ -48,86 +52,6 @@ def bg_app(phone, tmp_path):
     session, app = start(phone, tmp_path)
     yield session, app
     session.close()
-
-
-def test_refresh_without_the_fetch_mode_is_refused_with_code_3(phone, tmp_path):
-    bg, app = start(phone, tmp_path, plist_without(tmp_path, "fetch"))
-    app.launch({"register": ["refresh"], "submit": [{"type": "refresh", "id": "refresh"}]})
-    bg.expect("task.submit_failed", app.task("refresh"), code=3, source="probe")
-    bg.expect_none("task.submitted", app.task("refresh"), source="dasd", during=5)
-    bg.close()
-
-
-def test_a_second_refresh_identifier_is_refused_with_code_2(bg_app):
-    bg, app = bg_app
-    app.launch(
-        {
-            "register": ["refresh", "dev.bgharness.probe.refresh.alt"],
-            "submit": [
-                {"type": "refresh", "id": "refresh"},
-                {"type": "refresh", "id": "dev.bgharness.probe.refresh.alt"},
-            ],
-        }
-    )
-    bg.expect("task.submitted", app.task("refresh"), source="dasd")
-    bg.expect("task.submit_failed", "dev.bgharness.probe.refresh.alt", code=2, source="probe")
-
-
-def test_resubmitting_replaces_the_pending_request(bg_app):
-    bg, app = bg_app
-    req = {"type": "refresh", "id": "refresh"}
-    app.launch({"register": ["refresh"], "submit": [req, req]})
-    dasd = {"source": "dasd"}
-    first, canceled, second = bg.expect_sequence(
-        [("task.submitted", dasd), ("task.canceled", dasd), ("task.submitted", dasd)],
-        task=app.task("refresh"),
-    )
-    assert canceled.attrs["activity"] == first.attrs["activity"] != second.attrs["activity"]
-    # Exactly one pending request: one trigger runs, the next is refused.
-    bg.trigger(app.task("refresh"))
-    bg.expect("task.completed", app.task("refresh"), success=True)
-    bg.mark()
-    bg.trigger(app.task("refresh"))
-    bg.expect("task.simulate_rejected", app.task("refresh"), reason="no_pending_request")
-
-
-def test_an_eleventh_processing_request_is_refused(phone, tmp_path):
-    plist = plistlib.loads(PROBE_PLIST.read_bytes())
-    plist["BGTaskSchedulerPermittedIdentifiers"] = [f"{B}.p{i}" for i in range(11)]
-    path = tmp_path / "many" / "Info.plist"
-    path.parent.mkdir()
-    path.write_bytes(plistlib.dumps(plist))
-    bg, app = start(phone, tmp_path, path)
-    names = [f"p{i}" for i in range(11)]
-    app.launch({"register": names, "submit": [{"type": "processing", "id": n} for n in names]})
-    bg.expect("task.submit_failed", f"{B}.p10", code=2, source="probe")
-    assert (
-        len([e for e in bg.timeline.events() if e.matches("task.submitted", source="dasd")]) == 10
-    )
-    bg.close()
-
-
-def test_submitting_a_permitted_identifier_without_a_handler_crashes_the_app(bg_app):
-    bg, app = bg_app
-    app.launch({"submit": [{"type": "refresh", "id": "refresh"}]})
-    bg.expect("app.terminated")
-    assert app.pid is None
-
-
-def test_unlocking_expires_a_running_processing_task(bg_app):
-    bg, app = bg_app
-    app.launch(
-        {
-            "register": ["processing"],
-            "submit": [{"type": "processing", "id": "processing"}],
-            "handler": {"work_s": 3600},
-        }
-    )
-    app.background()
-    with bg.locked():
-        bg.expect("task.launched", app.task("processing"), simulated=False, within=48 * 3600)
-    bg.expect("task.expired", app.task("processing"), source="probe", within=1)
-    bg.expect("task.completed", app.task("processing"), success=False, within=1)
 
 
 def test_keychain_reads_report_their_status_on_success_too(bg_app):

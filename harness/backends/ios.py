@@ -551,6 +551,52 @@ class IosDevice:
     def clear_network(self) -> None:
         self._call("clear_network", self._clear_condition)
 
+    # -- Device contract: restart, power, settings, memory (issue 11) ---------------------------
+
+    def reboot(self) -> None:
+        """Restart through the diagnostics service; the phone then needs its passcode once
+        (before first unlock). Reconnecting after the restart is not automated yet."""
+
+        async def op() -> None:
+            async with self._pmd3.DiagnosticsService(await self._lockdown_client()) as diag:
+                await diag.restart()
+
+        self._call("reboot", op)
+
+    def set_power(self, source: str) -> None:
+        raise Unsupported(
+            self.name,
+            f"set_power {source}",
+            "a phone's power comes through its "
+            "cable: this needs a USB hub whose ports bgharness can switch (not "
+            "supported yet); run power scenarios on the virtual iPhone",
+        )
+
+    def set_low_power_mode(self, on: bool) -> None:
+        raise Unsupported(
+            self.name,
+            "Low Power Mode",
+            "needs Settings › Battery driven through "
+            "WebDriverAgent, which bgharness does not automate yet",
+        )
+
+    def set_background_refresh(self, on: bool) -> None:
+        raise Unsupported(
+            self.name,
+            "Background App Refresh",
+            "needs Settings › General › "
+            "Background App Refresh driven through WebDriverAgent (not automated yet)",
+        )
+
+    def set_memory_pressure(self, on: bool) -> None:
+        raise Unsupported(
+            self.name,
+            "memory pressure",
+            "needs a companion app that allocates "
+            "memory in the foreground (not built yet); the probe's allocate_mb "
+            "measures the app's own limit",
+        )
+
     # -- Device contract: log, debugger, screen -----------------------------------------------
 
     def log_stream(self) -> IosLogStream:

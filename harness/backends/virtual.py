@@ -24,7 +24,8 @@ from pathlib import Path
 
 from harness.appbundle import AppInfo, assemble_ipa, read_app
 from harness.backends.virtual_continued import ContinuedTasks, profile_for
-from harness.backends.virtual_probe import ERR_SEC_INTERACTION_NOT_ALLOWED, ProbeRunner
+from harness.backends.virtual_probe import ProbeRunner
+from harness.backends.virtual_system import Settings, VirtualSystem
 from harness.clock import VirtualClock, _Timer
 from harness.debugger import parse_simulate_command
 from harness.device import NETWORK_PROFILES, DeviceInfo, Progress
@@ -53,15 +54,8 @@ REQUIRED_MODE = {"refresh": "fetch", "processing": "processing"}
 # Their rules (liveness, queue, prompt, cards, GPU) are in virtual_continued (facts B3, G8, A6).
 # B6: error codes of BGTaskSchedulerErrorDomain.
 UNAVAILABLE, TOO_MANY_PENDING, NOT_PERMITTED = 1, 2, 3
-# B8 [H]: keychain classes whose items cannot be read while the phone is locked.
-KEYCHAIN_LOCKED_CLASSES = frozenset(
-    {"when_unlocked", "when_unlocked_this_device_only", "when_passcode_set_this_device_only"}
-)
-# B4 [M]: about 30 s of beginBackgroundTask time on modern iOS (do not hard-code it in tests).
-BACKGROUND_TASK_BUDGET_S = 30.0
-# B5: a background upload is the system's; the model (uncertain) finishes it 1 s after it
-# starts, and while offline tries again every 5 s.
-UPLOAD_S, UPLOAD_RETRY_S = 1.0, 5.0
+# Data protection, beginBackgroundTask, uploads, memory, suspension and the settings a person
+# changes are harness.backends.virtual_system's rules (facts B4, B5, B8, G1-G7).
 # The probe's buttons carry the accessibility identifier `bgprobe.tap.<name>` (BGProbe shell).
 TAP_PREFIX = "bgprobe.tap."
 # No timer is set further ahead than this (a valid plan stays far below it: schema bounds).
@@ -189,6 +183,8 @@ class _ProbeClock:
 
         def fire() -> None:
             if proc.pid in self._phone._processes:  # pids are never reused
+                if self._phone._system.defer(proc, fire):  # suspended: runs on resume (G7)
+                    return
                 with contextlib.suppress(_AppCrashed):
                     action()
 
@@ -221,48 +217,22 @@ class _ProbeSystem:
         return self._phone._network != "offline"
 
     def keychain_read(self, accessibility: str) -> int:
-        # B8 [H]: WhenUnlocked items (and the stricter passcode class) are unreadable while
-        # locked. B8 [M]: AfterFirstUnlock can still fail in some background launches; the
-        # model (uncertain) always lets it succeed once the phone has been unlocked.
-        if self._phone._locked and accessibility in KEYCHAIN_LOCKED_CLASSES:
-            return ERR_SEC_INTERACTION_NOT_ALLOWED
-        return 0
+        return self._phone._system.keychain_status(accessibility)
 
     def file_access(self, op: str, protection: str) -> bool:
-        # B8 [H]: `complete` files cannot be read or written while locked. `completeUnlessOpen`
-        # keeps open files readable; the probe opens the file anew, so a read fails while
-        # locked and a write (a new file) works (uncertain: the model's reading of B8).
-        if not self._phone._locked:
-            return True
-        return not (
-            protection == "complete" or (protection == "complete_unless_open" and op == "read")
-        )
+        return self._phone._system.file_ok(op, protection)
 
     def begin_background_task(self, name: str, on_expire: Callable[[], None]) -> None:
-        # B4 [M]: about 30 s before the expiration handler; the model counts from the begin.
-        clock = _ProbeClock(self._phone, self._proc)
-        self._proc.background_tasks[name] = clock.call_later(BACKGROUND_TASK_BUDGET_S, on_expire)
+        self._phone._system.begin_background_task(self._proc, name, on_expire)
 
     def end_background_task(self, name: str) -> None:
-        timer = self._proc.background_tasks.pop(name, None)
-        if timer is not None:
-            timer.cancel()
+        self._phone._system.end_background_task(self._proc, name)
 
     def upload(self, size: int, done: Callable[[int], None]) -> None:
-        # B5 [H]: the transfer is the system's; the model finishes it UPLOAD_S after it starts,
-        # later if the phone is offline (retrying every UPLOAD_RETRY_S), with no error.
-        clock = _ProbeClock(self._phone, self._proc)
-
-        def attempt() -> None:
-            if self.network_up():
-                done(0)
-            else:
-                clock.call_later(UPLOAD_RETRY_S, attempt)
-
-        clock.call_later(UPLOAD_S, attempt)
+        self._phone._system.upload(self._proc, None, done)
 
     def allocate(self, mb: int) -> bool:
-        return True  # memory limits and jetsam are for a later issue
+        return self._phone._system.allocate(self._proc, mb)
 
     def gpu_work(self) -> bool:
         # facts B3, G8: background GPU only for a continued task granted `.gpu`.
@@ -289,7 +259,7 @@ class VirtualIPhone:
         self._no_background_launch: set[str] = set()  # force-quit bundles (B1, A10)
         self._network: str | None = None
         self._locked = False
-        self._on_power = True  # lab phones sit on chargers
+        self._system = VirtualSystem(self, _AppCrashed)  # virtual_system: power, LPM, memory...
         self._dasd_timer: _Timer | None = None
         self._tapping: int | None = None  # the pid a tap is being delivered to
         self._continued = ContinuedTasks(
@@ -318,7 +288,8 @@ class VirtualIPhone:
             ios_build="23B85",
             backend="virtual",
             capabilities=frozenset(
-                {"background", "force_quit", "lock", "unlock", "network", "debugger"}
+                {"background", "force_quit", "lock", "unlock", "network", "debugger", "reboot"}
+                | {"power", "low_power_mode", "background_refresh", "memory_pressure"}
             ),
         )
 
@@ -365,6 +336,8 @@ class VirtualIPhone:
         proc = self._start_process(bundle_id, foreground=True)
         self._launch_probe(proc, plan)
         self._continued.app_state_changed()
+        if proc.pid in self._processes:
+            self._system.user_launched(proc)
         return proc.pid
 
     def tap(self, element: str) -> None:
@@ -398,8 +371,9 @@ class VirtualIPhone:
         self._terminate(proc)
 
     def background(self) -> None:
-        for proc in self._processes.values():
+        for proc in list(self._processes.values()):
             proc.foreground = False
+            self._system.backgrounded(proc)
         self._continued.app_state_changed()
         self._schedule_dasd()
 
@@ -421,6 +395,7 @@ class VirtualIPhone:
             # called; facts G8: queued ones too.
             self._continued.force_quit(proc)
             self._terminate(proc)
+        self._system.force_quit(bundle_id)
         # B1 (Quinn, forums 14855): a force-quit app gets no more background refresh launches
         # until the user opens it; B2 (forums 793189): processing requests may still run.
         self._no_background_launch.add(bundle_id)
@@ -436,6 +411,7 @@ class VirtualIPhone:
 
     def unlock(self) -> None:
         self._locked = False
+        self._system.unlocked()
         self._save_state()
         # B2: "The system terminates any background processing tasks running when the user
         # starts using the device." Simulated tasks have no dasd activity (A3), so they stay.
@@ -448,6 +424,33 @@ class VirtualIPhone:
 
     def locked(self) -> bool:
         return self._locked
+
+    # -- Device contract: power, settings, restart, memory (harness.backends.virtual_system) ---
+
+    def reboot(self) -> None:
+        self._system.reboot()
+        self._save_state()
+        self._schedule_dasd()
+
+    def set_power(self, source: str) -> None:
+        self._system.set_power(source)
+        self._save_state()
+        self._schedule_dasd()
+
+    def set_low_power_mode(self, on: bool) -> None:
+        self._system.set_low_power_mode(on)
+        self._save_state()
+        self._schedule_dasd()
+
+    def set_background_refresh(self, on: bool) -> None:
+        self._system.set_background_refresh(on)
+        self._save_state()
+        self._schedule_dasd()
+
+    def set_memory_pressure(self, on: bool) -> None:
+        self._system.set_memory_pressure(on)
+        self._save_state()
+        self._schedule_dasd()
 
     def set_network(self, profile: str) -> None:
         if profile not in NETWORK_PROFILES:
@@ -496,6 +499,7 @@ class VirtualIPhone:
         info = self._apps[bundle_id]
         proc = _Process(bundle_id, info.executable, next(self._pids), foreground)
         self._processes[proc.pid] = proc
+        self._system.started(proc)
         proc.probe = ProbeRunner(
             _ProbeSystem(self, proc),
             _ProbeSystem(self, proc),
@@ -563,7 +567,7 @@ class VirtualIPhone:
         info = self._apps[proc.bundle_id]
         description = _request_description(request, info.bundle_id, self._clock.now())
         self._framework(proc, f"submitTaskRequest: {description}")
-        code = self._submit_error(info, request, proc)
+        code = self._submit_error(info, request, proc) or self._system.submit_error(request.type)
         if code:
             user_info = (
                 f"{{Unrecognized Identifier={request.id}}}" if code == NOT_PERMITTED else "{}"
@@ -648,6 +652,8 @@ class VirtualIPhone:
 
     def _eligible(self, pending: _Pending) -> bool:
         request = pending.request
+        if not self._system.may_launch(request.type, pending.bundle_id):  # G5, B2 (usage)
+            return False
         if request.type == "refresh":
             # B1: no refresh launches for a force-quit app; A9 (Quinn) and common sense: the
             # system launches refresh work for an app that is not in use.
@@ -659,7 +665,7 @@ class VirtualIPhone:
         return (
             self._locked
             and not (request.requires_network and self._network == "offline")
-            and not (request.requires_power and not self._on_power)
+            and not (request.requires_power and not self._system.on_power)
         )
 
     def _run_due(self) -> None:
@@ -713,6 +719,7 @@ class VirtualIPhone:
         self._framework(proc, f"{start}: {run.description}")
         if continued is not None:
             self._continued.started(proc, run, *continued)
+        self._system.task_started(proc, run)
         if type_ == "refresh" and not run.simulated:
             # B1: about 30 s of runtime, then expiration. A simulated task has no dasd activity
             # and so no dasd budget (A2/A3).
@@ -729,6 +736,7 @@ class VirtualIPhone:
             return
         run.cancel_timers()
         del proc.running[run.task]
+        self._system.settle(proc)
         if run.simulated:
             self._framework(proc, f"Marking simulated task complete: {run.description}")
         else:
@@ -764,6 +772,7 @@ class VirtualIPhone:
         self._dasd(f"NO LONGER RUNNING {run.activity_name}")
         if run.type == "continued":
             self._continued.ended(run, False)
+        self._system.settle(proc)
 
     # -- Simulate (the debugger's two commands) -----------------------------------------------
 
@@ -836,6 +845,7 @@ class VirtualIPhone:
         proc.background_tasks.clear()
         del self._processes[proc.pid]
         self._continued.process_gone()
+        self._system.ended(proc)
         self._log(
             "runningboardd",
             _RUNNINGBOARD_PID,
@@ -902,10 +912,14 @@ class VirtualIPhone:
         locked = state.get("locked", False) if isinstance(state, dict) else 0
         if network not in (None, *NETWORK_PROFILES) or not isinstance(locked, bool):
             return self._reset_state(f"unexpected content {_one_line(state)}")
-        self._network, self._locked = network, locked
+        try:
+            settings = Settings.from_json(state.get("system"))
+        except (TypeError, ValueError) as exc:
+            return self._reset_state(_one_line(exc))
+        self._network, self._locked, self._system.settings = network, locked, settings
 
     def _reset_state(self, why: str) -> None:
-        self._network, self._locked = None, False
+        self._network, self._locked, self._system.settings = None, False, Settings()
         self.warnings.append(
             f"{self.name}: its state file {self._state_file} was unreadable ({why}); the "
             "virtual iPhone is back online and unlocked, its safe state"
@@ -919,7 +933,8 @@ class VirtualIPhone:
         """Write the whole file beside, fsync, rename over: a crash leaves the old or the new."""
         file = self._state_file
         tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-        body = json.dumps({"network": self._network, "locked": self._locked}).encode()
+        state = {"network": self._network, "locked": self._locked, "system": self._system.state()}
+        body = json.dumps(state).encode()
         try:
             file.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -966,6 +981,7 @@ class _VirtualDebugSession:
 
     def __init__(self, phone: VirtualIPhone, pid: int):
         self._phone, self._pid, self._attached = phone, pid, True
+        phone._system.attached(pid, +1)  # A9: keeps the app from suspending
 
     def __enter__(self) -> _VirtualDebugSession:
         return self
@@ -994,6 +1010,8 @@ class _VirtualDebugSession:
         return ""  # A4: lldb prints nothing when the call works
 
     def detach(self) -> None:
+        if self._attached:
+            self._phone._system.attached(self._pid, -1)
         self._attached = False
 
 

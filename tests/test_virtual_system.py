@@ -1,0 +1,192 @@
+"""The new device states and the virtual iPhone's system rules, through the library's Session:
+what the suites cannot check because it is the harness's own (journal, undo, recovery, state that
+outlives a connection, timers of a suspended app) or a model choice marked uncertain."""
+
+import pytest
+
+from harness.appbundle import read_app
+from harness.backends import virtual_system
+from harness.backends.virtual import VirtualIPhone
+from harness.errors import AppError, UsageError
+from harness.inventory import DeviceRecord
+from harness.journal import KINDS, Journal
+from harness.session import UNDO, UNDONE, App, Session, recover
+from tests.paths import PROBE_PLIST
+
+REFRESH = {"register": ["refresh"], "submit": [{"type": "refresh", "id": "refresh"}]}
+
+
+def open_phone(tmp_path) -> VirtualIPhone:
+    return VirtualIPhone.open(DeviceRecord(name="v", backend="virtual"), tmp_path / "state")
+
+
+@pytest.fixture
+def phone(tmp_path):
+    phone = open_phone(tmp_path)
+    phone.install(PROBE_PLIST)
+    yield phone
+    phone.close()
+
+
+@pytest.fixture
+def bg(phone, tmp_path):
+    session = Session(phone, Journal(tmp_path / "state"))
+    App(session, read_app(PROBE_PLIST))
+    yield session
+    session.close()
+
+
+def test_every_perturbation_kind_has_its_undo_and_its_words():
+    assert set(KINDS) == set(UNDO) == set(UNDONE)
+
+
+@pytest.mark.parametrize(
+    ("enter", "kind", "setting", "applied"),
+    [
+        ("on_battery", "power", "power", "battery"),
+        ("low_power", "low_power", "low_power", True),
+        ("refresh_off", "refresh", "background_refresh", False),
+        ("memory_pressure", "memory", "memory_pressure", True),
+        ("reboot", "reboot", "first_unlocked", False),
+    ],
+)
+def test_each_state_is_journalled_applied_and_undone(
+    bg, phone, tmp_path, enter, kind, setting, applied
+):
+    default = getattr(phone._system.settings, setting)
+    with getattr(bg, enter)():
+        [entry] = Journal(tmp_path / "state").entries("v")
+        assert entry.kind == kind
+        assert getattr(phone._system.settings, setting) == applied
+        # The state outlives the connection, as on a phone: a new connection sees it.
+        assert getattr(open_phone(tmp_path)._system.settings, setting) == applied
+    assert getattr(phone._system.settings, setting) == default
+    assert Journal(tmp_path / "state").entries("v") == []
+    assert [s.kind for s in bg.spans][-1:] and bg.spans[-1].end is not None
+
+
+def test_a_restart_leaves_the_phone_locked_until_its_first_unlock(bg, phone):
+    with bg.reboot():
+        assert phone.locked() and not phone._system.settings.first_unlocked
+    assert not phone.locked() and phone._system.settings.first_unlocked
+
+
+def test_recover_undoes_a_crashed_runs_low_power_mode(phone, tmp_path):
+    journal = Journal(tmp_path / "state")
+    p = journal.record("v", "low_power", "low power")
+    phone.set_low_power_mode(True)
+    path = tmp_path / "state" / "journal" / "v" / f"{p.id}.json"
+    path.write_text(path.read_text().replace(f'"pid": {p.pid}', '"pid": 999999999'))
+    [line] = recover(open_phone(tmp_path), journal)
+    assert line.startswith("v: turned Low Power Mode off: a crashed run left it (Low Power Mode")
+    assert not open_phone(tmp_path)._system.settings.low_power
+
+
+def test_an_unknown_power_source_names_the_known_ones(phone):
+    with pytest.raises(UsageError, match="charger, battery"):
+        phone.set_power("solar")
+
+
+def test_a_suspended_apps_timers_wait_for_its_resume(bg, phone):
+    """G7: a suspended process runs no code; its timers fire when the system resumes it."""
+    app = bg.app
+    step = {"at_s": 60, "do": [{"keychain": "when_unlocked"}]}
+    app.launch({**REFRESH, "after_launch": [step]})
+    app.background()
+    suspended = bg.expect("app.suspended", within=30)
+    assert suspended.time - bg.started.time == pytest.approx(virtual_system.SUSPEND_AFTER_S)
+    bg.expect_none("keychain.read", during=600)
+    bg.trigger(app.task("refresh"))  # the debugger and the task resume it
+    bg.expect("app.resumed", within=1)
+    bg.expect("keychain.read", within=1)
+
+
+def test_usage_decay_stops_organic_launches_after_a_week_unused(bg, phone):
+    """B2 [H] "used within the past week"; the model's cut-off is uncertain (USAGE_WINDOW_S)."""
+    app = bg.app
+    week = virtual_system.USAGE_WINDOW_S
+    app.launch(
+        {
+            **REFRESH,
+            "submit": [{"type": "refresh", "id": "refresh", "earliest_begin_s": week + 3600}],
+        }
+    )
+    app.background()
+    bg.expect_none("task.launched", during=week + 2 * 86400)
+
+
+def test_a_release_build_is_refused_before_any_debugger_attaches(bg, phone):
+    app = bg.app
+    app.debuggable = False
+    app.launch(REFRESH)
+    attached = []
+    phone.debugger = lambda pid: attached.append(pid)  # must not be reached
+    with pytest.raises(AppError, match="get-task-allow"):
+        bg.trigger(app.task("refresh"))
+    assert attached == []
+
+
+def test_the_week_long_soak_writes_its_delays_and_the_cli_prints_them_per_device(
+    pytester: pytest.Pytester, capsys
+):
+    """Issue 11's must-show: 7 virtual days of organic refresh launches, each delay one line of
+    reports/observations.jsonl, and `bgharness observations` a row per device."""
+    import json
+
+    from harness.cli import main
+    from tests.paths import ROOT
+
+    pytester.makefile(
+        ".yaml",
+        devices=f"apps:\n  BGProbe:\n    path: {PROBE_PLIST}\n"
+        "devices:\n  - name: phone-a\n    backend: virtual\n    ios: '26.1'\n",
+    )
+    pytester.makeini("[pytest]\nfilterwarnings = ignore::pytest.PytestAssertRewriteWarning\n")
+    pytester.makepyfile(test_week=(ROOT / "suites/test_conditions.py").read_text())
+    result = pytester.runpytest("-m", "device", "-k", "over_a_week")
+    result.assert_outcomes(passed=1)
+    path = pytester.path / "reports/observations.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(lines) >= 7 * 24 // 4, "a launch every few hours for a week"
+    assert {line["device"] for line in lines} == {"phone-a"}
+    assert all(line["measures"]["delay_s"] >= 3 * 3600 for line in lines), "never before earliest"
+    assert max(line["measures"]["day"] for line in lines) >= 6
+    main(["observations", str(path)])
+    out = capsys.readouterr().out
+    assert "phone-a" in out and f"launched ×{len(lines)}" in out
+
+
+def test_a_state_the_device_cannot_take_leaves_no_journal_entry(bg, phone, tmp_path):
+    """On a phone without a switchable hub, on_battery is Unsupported: nothing was changed, so
+    nothing is undone and no later run tries to undo it."""
+    from harness.errors import Unsupported
+
+    def refuse(source):
+        raise Unsupported("v", f"set_power {source}", "needs a switchable USB hub")
+
+    phone.set_power = refuse
+    with pytest.raises(Unsupported, match="set_power battery"), bg.on_battery():
+        pass
+    assert Journal(tmp_path / "state").entries("v") == []
+
+
+def test_nsurlsessiond_delays_background_uploads_after_resuming_the_app_for_one(bg, phone):
+    """G4 [H] (Quinn): the per-app delay doubles at each resume for a transfer and a task created
+    in the background waits it out; the user bringing the app to the front resets it."""
+    app = bg.app
+    task = app.task("refresh")
+    upload = {"upload": {"bytes": 10}}
+    app.launch({**REFRESH, "handler": {"work_s": 0.1, "resubmit": "on_start", "do": [upload]}})
+    app.background()
+    with bg.offline():
+        bg.trigger(task)
+        bg.expect("upload.started", task=task, within=5)
+        bg.expect("app.suspended", within=30)
+    bg.expect("upload.finished", task=task, error=0, within=30)  # resumed for it: delay 60 s
+    bg.mark()
+    bg.trigger(task)
+    started = bg.expect("upload.started", task=task, within=5)
+    finished = bg.expect("upload.finished", task=task, within=300)
+    assert finished.time - started.time >= virtual_system.FIRST_RESUME_DELAY_S
+    app.launch(REFRESH)
+    assert phone._system._resume_delay == {}
