@@ -729,11 +729,13 @@ class IosLogStream(QueueLogStream):
         super().__init__(maxsize)
         self._loop = DeviceLoop(f"bgharness-log-{device}")
         self.reader: LogReader | None = None
+        self._running: Any = None  # the reader's future, held for the reader's whole life
 
     def start(self, reader: LogReader) -> None:
         self.reader = reader
         self._loop.start()
-        self._loop.submit(reader.run()).add_done_callback(self._reader_ended)
+        self._running = self._loop.submit(reader.run())
+        self._running.add_done_callback(self._reader_ended)
 
     def _reader_ended(self, future: Any) -> None:
         """A reader that failed outside its own handling (a bug) says so in the log it feeds."""
