@@ -310,8 +310,7 @@ class Connections:
             return
         if held.task is not None:
             held.connection.stop()
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(held.task, CLOSE_TIMEOUT_S)
+            await _ended(held.task, CLOSE_TIMEOUT_S)
         else:
             with contextlib.suppress(Exception):
                 await held.connection.close()
@@ -326,6 +325,24 @@ class Connections:
     def lost(self, message: str) -> HarnessError:
         """Cannot reach something the phone needs: skipped while opening, infra afterwards."""
         return DeviceUnavailable(message) if self.opening else InfraError(message)
+
+
+async def _ended(task: Any, timeout: float) -> None:
+    """Wait for a held task to end, whatever it ended with; never swallow our own cancellation.
+
+    The task's own failure or cancellation is the connection closing (best effort); a
+    CancelledError while we ourselves are being cancelled, or a KeyboardInterrupt, goes on.
+    """
+    try:
+        await asyncio.wait_for(task, timeout)
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # the forward's own error or its timeout: it is stopped either way
+        pass
 
 
 def _same_udid(a: str, b: str) -> bool:
