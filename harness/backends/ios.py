@@ -722,6 +722,52 @@ class IosDevice:
             log.warning("%s", line)
 
 
+def open_log(
+    record: DeviceRecord,
+    notify: Callable[[str, str], None] | None = None,
+    pmd3: Pmd3 | None = None,
+) -> IosLogStream:
+    """Only the phone's live log: a paired phone is enough (reading the log needs no Developer
+    Mode, disk image or tunnel). Checks the phone answers now, so a missing or untrusted phone
+    says so at once (DeviceUnavailable with the fix); `notify` hears drops, gaps and returns.
+    When the reader gives up (the phone gone for good) `notify` hears "stopped" and the stream
+    ends."""
+    if not record.udid:
+        raise UsageError(f"{record.name}: an ios device needs a udid in devices.yaml")
+    pmd3 = pmd3 or Pmd3.real()
+    where = Where(record.name, record.udid, record.usbmux, record.tunnel, record.wda)
+    usbmux = f"{record.usbmux.host}:{record.usbmux.port}" if record.usbmux else None
+
+    async def connect() -> Any:
+        return await pmd3.create_using_usbmux(
+            serial=record.udid, autopair=True, pair_timeout=0, usbmux_address=usbmux
+        )
+
+    async def check() -> None:
+        await (await connect()).close()
+
+    probe = DeviceLoop(f"bgharness-check-{record.name}").start()
+    try:
+        probe.run(check(), OPEN_TIMEOUT_S)
+    except Exception as exc:
+        error = _translate(exc, where, "log", opening=True)
+        if error is None or error is exc:
+            raise
+        raise error from exc
+    finally:
+        probe.stop()
+    stream = IosLogStream(record.name)
+
+    def told(kind: str, line: str) -> None:
+        if notify is not None:
+            notify(kind, line)
+        if kind == "stopped":
+            stream.close_soon()
+
+    stream.start(LogReader(connect, pmd3.OsTraceService, stream, notify=told))
+    return stream
+
+
 class IosLogStream(QueueLogStream):
     """The device log from now on, read on a thread of its own; `close` stops the reader."""
 
@@ -748,6 +794,10 @@ class IosLogStream(QueueLogStream):
     def close(self) -> None:
         super().close()
         self._loop.stop()
+
+    def close_soon(self) -> None:
+        """End the stream from its own reader (which cannot stop the loop it runs on)."""
+        QueueLogStream.close(self)
 
 
 async def _watch_installer(installer: Any, stage: str, progress: Progress) -> None:

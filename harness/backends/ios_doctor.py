@@ -18,8 +18,8 @@ from typing import Any, Literal
 from pymobiledevice3.exceptions import PyMobileDevice3Exception, TunneldConnectionError
 
 from harness.appbundle import read_app
-from harness.backends.ios_connect import Pmd3, declared_mismatches
 from harness.backends.ios_apps import preflight, read_signing
+from harness.backends.ios_connect import Pmd3, declared_mismatches
 from harness.backends.ios_errors import (
     Where,
     fix_attach,

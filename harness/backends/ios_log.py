@@ -153,8 +153,13 @@ class LogReader:
         *,
         attempts: int | None = None,
         waits: tuple[float, ...] | None = None,
+        notify: Callable[[str, str], None] | None = None,
     ):
         self._connect, self._service, self.stream = connect, service, stream
+        # Told ("dropped" | "back" | "stopped", what happened) as it happens: `parse --device`
+        # prints it; a test's log carries the gap entries instead.
+        self._notify = notify or (lambda _kind, _line: None)
+        self._down = False
         self.continuity = Continuity()
         self._attempts = RECONNECTS if attempts is None else attempts
         self._waits = RECONNECT_WAIT_S if waits is None else waits
@@ -171,7 +176,13 @@ class LogReader:
                 async with contextlib.aclosing(self._read_once()) as entries:
                     async for entry in entries:
                         failures = 0
-                        self._deliver(self.continuity.accept(entry))
+                        if self._down:
+                            self._down = False
+                            self._notify("back", "the device log stream is back")
+                        delivered = self.continuity.accept(entry)
+                        for gap in delivered[:-1]:  # a gap entry comes before the entry it precedes
+                            self._notify("gap", gap.message.removeprefix("log gap: "))
+                        self._deliver(delivered)
                         if self.stream.closed:
                             return
                 reason = "the device ended the stream"
@@ -184,6 +195,9 @@ class LogReader:
                 reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
             failures += 1
             self.continuity.dropped(reason)
+            if not self._down:
+                self._down = True
+                self._notify("dropped", f"the device log stream dropped ({reason}); reconnecting")
             if failures > self._attempts:
                 self._give_up(None, f"{reason}; {self._attempts} reconnects failed")
                 return
@@ -206,12 +220,9 @@ class LogReader:
     def _give_up(self, exc: BaseException | None, reason: str) -> None:
         self.error = exc
         since = self.continuity.last_time
-        self._deliver(
-            [
-                gap_entry(
-                    time.time() if since is None else since,
-                    f"the device log stream stopped ({reason}); nothing the device logged after "
-                    f"{_when(since)} was read",
-                )
-            ]
+        said = (
+            f"the device log stream stopped ({reason}); nothing the device logged after "
+            f"{_when(since)} was read"
         )
+        self._deliver([gap_entry(time.time() if since is None else since, said)])
+        self._notify("stopped", said)
