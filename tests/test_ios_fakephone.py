@@ -8,10 +8,12 @@ import time
 
 import pytest
 
+from harness.backends import ios, ios_errors
 from harness.backends.ios import IosDevice
-from harness.errors import DeviceUnavailable
+from harness.errors import AppError, DeviceUnavailable, InfraError
 from tests.fakephone import FakePhone, LogLine
 from tests.fakephone.fixtures import fake, fake_record, ios_device, record_for  # noqa: F401
+from tests.test_ios_fakes import make_app
 
 
 def test_open_reads_the_phones_facts(ios_device: IosDevice, fake: FakePhone):
@@ -66,3 +68,87 @@ def test_the_live_log_survives_garbage_collection(ios_device: IosDevice, fake: F
     finally:
         stream.close()
     assert got == [f"line {i}" for i in range(15)]
+
+
+# -- Installs -------------------------------------------------------------------------------------
+
+STAGING = "/PublicStaging/bgharness"
+
+
+def staged(phone: FakePhone) -> list[str]:
+    return [path for path in phone.files if path.startswith(STAGING)]
+
+
+def app_for(phone: FakePhone, tmp_path, **fields):
+    return make_app(tmp_path / "build", devices=[phone.udid], **fields)
+
+
+def test_install_shows_progress_lists_the_app_and_skips_the_same_build(
+    ios_device: IosDevice, fake: FakePhone, tmp_path
+):
+    seen: list[tuple[str, float]] = []
+    app = app_for(fake, tmp_path)
+    assert ios_device.install(app, progress=lambda stage, f: seen.append((stage, f))) is True
+    assert "dev.bgharness.probe" in fake.apps and ios_device.installed("dev.bgharness.probe")
+    stages = [stage for stage, _ in seen]
+    assert stages[0] == "upload" and stages[-1] == "install" and seen[-1][1] == 1.0
+    assert staged(fake) == []  # the upload is removed once installed
+    writes = fake.requests.count(("afc", 0x10))
+    assert ios_device.install(app) is False  # same build, same content: nothing sent
+    assert fake.requests.count(("afc", 0x10)) == writes
+
+
+def test_a_refused_install_says_the_installers_words_and_leaves_nothing(
+    ios_device: IosDevice, fake: FakePhone, tmp_path
+):
+    fake.install_error = (
+        "ApplicationVerificationFailed",
+        "Failed to verify code signature of /private/var/installd/Library/Caches/"
+        "com.apple.mobile.installd.staging/temp.X/extracted/Payload/BGProbe.app : 0xe8008015 "
+        "(A valid provisioning profile for this executable was not found.)",
+    )
+    with pytest.raises(AppError, match="valid provisioning profile"):
+        ios_device.install(app_for(fake, tmp_path), progress=lambda *_: None)
+    assert staged(fake) == [] and "dev.bgharness.probe" not in fake.apps
+
+
+def test_preflight_stops_an_app_not_provisioned_for_this_phone_before_uploading(
+    ios_device: IosDevice, fake: FakePhone, tmp_path
+):
+    app = make_app(tmp_path / "build", devices=["00008110-0000000000000000"])
+    with pytest.raises(AppError, match=fake.udid):
+        ios_device.install(app, progress=lambda *_: None)
+    assert not any(kind == "afc" for kind, _ in fake.requests)
+
+
+@pytest.mark.parametrize("point", ["afc-write", "install"])
+def test_an_install_outlasts_a_slow_replug_and_removes_the_cut_upload(
+    ios_device: IosDevice, fake: FakePhone, tmp_path, point
+):
+    """Before: three tries 0.5 s and 1 s apart gave up on a replug slower than 1.5 s, and the
+    upload cut short stayed in the staging folder."""
+    fake.pull_cable_at(point, replug_after=2.5)
+    assert ios_device.install(app_for(fake, tmp_path), progress=lambda *_: None) is True
+    assert ("point", point) in fake.requests and fake.attached
+    assert "dev.bgharness.probe" in fake.apps
+    assert staged(fake) == []
+
+
+def test_a_phone_gone_for_good_fails_the_install_as_infra(
+    ios_device: IosDevice, fake: FakePhone, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(ios_errors, "REPLUG_PATIENCE_S", 1.0)
+    monkeypatch.setattr(ios, "REPLUG_PATIENCE_S", 1.0)
+    fake.pull_cable_at("afc-write")
+    with pytest.raises(InfraError, match="lab-iphone: not attached"):
+        ios_device.install(app_for(fake, tmp_path), progress=lambda *_: None)
+    fake.plug()
+    assert ios_device.install(app_for(fake, tmp_path / "again"), progress=lambda *_: None)
+    assert staged(fake) == []  # the next install cleared what the failed one left
+
+
+def test_uninstall(ios_device: IosDevice, fake: FakePhone, tmp_path):
+    ios_device.install(app_for(fake, tmp_path), progress=lambda *_: None)
+    ios_device.uninstall("dev.bgharness.probe")
+    assert not ios_device.installed("dev.bgharness.probe")
+    ios_device.uninstall("dev.bgharness.probe")  # gone already: nothing to do

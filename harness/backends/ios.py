@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pymobiledevice3.exceptions import (
+    AfcFileNotFoundError,
     AppInstallError,
     WdaError,
 )
@@ -57,7 +58,7 @@ from harness.backends.ios_connect import (
     Held,
     Pmd3,
 )
-from harness.backends.ios_errors import Where, fix_wda, retrying
+from harness.backends.ios_errors import REPLUG_PATIENCE_S, Where, fix_wda, retrying
 from harness.backends.ios_errors import translate as _translate
 from harness.backends.ios_log import LogReader, gap_entry
 from harness.backends.ios_loop import DeviceLoop
@@ -256,7 +257,13 @@ class IosDevice:
                 "install",
                 lambda: self._install(data, progress or shown),
                 timeout=INSTALL_TIMEOUT_S,
+                patience=REPLUG_PATIENCE_S,
             )
+        except HarnessError:
+            # What a failed upload left in the staging folder goes now, if the phone answers.
+            with contextlib.suppress(HarnessError):
+                self._call("install", self._clear_staging, retry=False)
+            raise
         finally:
             if shown is not None:
                 shown.close()
@@ -476,8 +483,10 @@ class IosDevice:
         *,
         timeout: float = CALL_TIMEOUT_S,
         retry: bool = True,
+        patience: float | None = None,
     ) -> T:
-        """Run `make()` on the loop, retried on transient failures, failures translated."""
+        """Run `make()` on the loop, retried on transient failures, failures translated;
+        `patience` keeps retrying that many seconds (an install outlasting a replug)."""
 
         def once() -> T:
             return self._loop.run(make(), timeout)
@@ -486,7 +495,7 @@ class IosDevice:
             try:
                 if not retry:
                     return once()
-                return retrying(before_retry=self._drop_connections)(once)
+                return retrying(before_retry=self._drop_connections, patience_s=patience)(once)
             except Exception as exc:
                 error = _translate(exc, self._where, verb, opening=self._conn.opening)
                 if error is None or error is exc:
@@ -548,11 +557,16 @@ class IosDevice:
         return (apps or {}).get(bundle_id)
 
     async def _install(self, data: bytes, progress: Progress) -> None:
-        """Upload over AFC and install; progress is ours, not pymobiledevice3's bar."""
+        """Upload over AFC and install; progress is ours, not pymobiledevice3's bar.
+
+        The staging folder is bgharness's own: what an upload cut short by a cable pull left
+        there is removed before the next one (and the upload itself after the install).
+        """
         lockdown = await self._conn.lockdown()
         remote = f"{STAGING}/{uuid.uuid4()}.ipa"
         async with self._pmd3.AfcService(lockdown) as afc:
             await afc.makedirs(STAGING)
+            await _clear_staging(afc)
             try:
                 await afc.set_file_contents(
                     remote, data, progress=UploadProgress(len(data), progress)
@@ -564,6 +578,10 @@ class IosDevice:
                     await _watch_installer(installer, "install", progress)
             finally:
                 await afc.rm_single(remote, force=True)
+
+    async def _clear_staging(self) -> None:
+        async with self._pmd3.AfcService(await self._conn.lockdown()) as afc:
+            await _clear_staging(afc)
 
     async def _uninstall(self, bundle_id: str) -> None:
         if await self._lookup(bundle_id) is None:
@@ -798,6 +816,17 @@ class IosLogStream(QueueLogStream):
     def close_soon(self) -> None:
         """End the stream from its own reader (which cannot stop the loop it runs on)."""
         QueueLogStream.close(self)
+
+
+async def _clear_staging(afc: Any) -> None:
+    """Remove the uploads a failed install left in bgharness's staging folder."""
+    try:
+        names = await afc.listdir(STAGING)
+    except AfcFileNotFoundError:
+        return
+    for name in names:
+        if name.endswith(".ipa"):
+            await afc.rm_single(f"{STAGING}/{name}", force=True)
 
 
 async def _watch_installer(installer: Any, stage: str, progress: Progress) -> None:
