@@ -12,7 +12,7 @@ from harness.backends import ios, ios_errors
 from harness.backends.ios import IosDevice
 from harness.errors import AppError, DeviceUnavailable, InfraError
 from tests.fakephone import FakePhone, LogLine
-from tests.fakephone.fixtures import fake, fake_record, ios_device, record_for  # noqa: F401
+from tests.fakephone.fixtures import record_for
 from tests.test_ios_fakes import make_app
 
 

@@ -12,7 +12,6 @@ import pytest
 from harness.backends import ios_log
 from harness.cli import main
 from tests.fakephone import FakePhone, LogLine
-from tests.fakephone.fixtures import fake  # noqa: F401
 
 COMPLETED = "Marking simulated task complete: <BGAppRefreshTask: dev.bgharness.probe.refresh>"
 LAUNCH = "Simulating launch for task with identifier dev.bgharness.probe.refresh"
@@ -22,7 +21,7 @@ def inventory(tmp_path, phone: FakePhone):
     path = tmp_path / "devices.yaml"
     path.write_text(
         f"devices:\n  - name: lab-phone\n    backend: ios\n    udid: {phone.udid}\n"
-        f"    usbmux: {phone.address}\n    ios: \"{phone.ios}\"\n"
+        f'    usbmux: {phone.address}\n    ios: "{phone.ios}"\n'
     )
     return path
 
@@ -81,7 +80,7 @@ def test_needs_only_a_paired_phone_and_says_drops_gaps_and_the_end(
     fake.unplug()  # for good
     run.thread.join(30)
     assert not run.thread.is_alive(), "parse --device kept waiting for a phone that is gone"
-    out, err = capsys.readouterr()
+    out, _ = capsys.readouterr()
     events = [json.loads(line) for line in out.splitlines()]
     assert [e["kind"] for e in events] == ["task.simulate_launch", "task.completed"]
     assert run.code == 2

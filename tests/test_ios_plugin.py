@@ -1,11 +1,10 @@
-"""The plugin with a real (fake) phone: a declared phone that is not ready, one-line infra failures."""
+"""The plugin with a (fake) phone: a declared phone not ready; one-line infra failures."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.fakephone import FakePhone
-from tests.fakephone.fixtures import fake  # noqa: F401
 from tests.paths import PROBE_PLIST
 
 DEVICE_TEST = """\

@@ -735,9 +735,11 @@ class IosDevice:
         )
 
     def _warn(self, line: str) -> None:
+        """Keep `line` for whoever opened the device to say once (the plugin's summary, the
+        CLI's `say`); logged at info only, or the CLI printed it twice."""
         if line not in self.warnings:
             self.warnings.append(line)
-            log.warning("%s", line)
+            log.info("%s", line)
 
 
 def open_log(

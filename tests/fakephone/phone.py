@@ -49,6 +49,7 @@ class Scenario:
     developer_mode: bool = True
     disk_image: bool = True
     trust_on_pair: bool = False  # a Pair request is accepted (the user tapped Trust)
+    refused: dict[str, str] = field(default_factory=dict)  # service → lockdownd's Error
 
 
 @dataclass
@@ -476,6 +477,8 @@ class FakePhone:
         """Why lockdownd would not start `service`, or None."""
         if not session:
             return "InvalidService"  # a service needs a paired session first
+        if service in self.scenario.refused:
+            return self.scenario.refused[service]
         if self.scenario.locked:
             return "PasswordProtected"
         if service in DEVELOPER_SERVICES and not (

@@ -73,9 +73,7 @@ def keys() -> Keys:
         host_key=_pem_key(host),
         device_cert=_cert(device, root, root_cert.subject, 3, ca=False).public_bytes(pem),
         device_key=_pem_key(device),
-        device_public_key=device.public_key().public_bytes(
-            pem, serialization.PublicFormat.PKCS1
-        ),
+        device_public_key=device.public_key().public_bytes(pem, serialization.PublicFormat.PKCS1),
     )
 
 

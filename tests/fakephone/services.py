@@ -27,7 +27,9 @@ def _plist_loop(conn: Connection, answer: Any) -> None:
     try:
         while True:
             request = conn.recv_plist()
-            conn.phone.requests.append((conn.service, request.get("Command") or request.get("Request")))
+            conn.phone.requests.append(
+                (conn.service, request.get("Command") or request.get("Request"))
+            )
             if answer(conn, request) is False:
                 return
     except wire.Closed:
@@ -122,7 +124,9 @@ def installation_proxy(phone: FakePhone, conn: Connection) -> None:
             found = {b: a for b, a in phone.apps.items() if wanted is None or b in wanted}
             conn.send_plist({"LookupResult": found, "Status": "Complete"})
         elif command == "Browse":
-            conn.send_plist({"CurrentList": list(phone.apps.values()), "Status": "BrowsingApplications"})
+            conn.send_plist(
+                {"CurrentList": list(phone.apps.values()), "Status": "BrowsingApplications"}
+            )
             conn.send_plist({"Status": "Complete"})
         elif command == "Install":
             _install(phone, conn, request.get("PackagePath", ""))
@@ -265,9 +269,15 @@ def _afc_op(phone: FakePhone, handles: dict[int, str], op: int, data: bytes) -> 
         path = _cstr(data)
         if path not in phone.dirs:
             return _status(NOT_FOUND)
-        names = [".", ".."] + sorted(
-            posixpath.basename(p) for p in [*phone.files, *phone.dirs] if p != path and posixpath.dirname(p) == path
-        )
+        names = [
+            ".",
+            "..",
+            *sorted(
+                posixpath.basename(p)
+                for p in [*phone.files, *phone.dirs]
+                if p != path and posixpath.dirname(p) == path
+            ),
+        ]
         return OP_DATA, b"".join(n.encode() + b"\0" for n in names)
     return _status(NOT_SUPPORTED)
 
@@ -305,7 +315,9 @@ def image_mounter(phone: FakePhone, conn: Connection) -> None:
         kind = "Developer" if int(phone.ios.split(".")[0]) < 17 else "Personalized"
         if command == "LookupImage":
             if mounted and request.get("ImageType") == kind:
-                conn.send_plist({"ImagePresent": True, "ImageSignature": [b"\x01" * 32], "Status": "Complete"})
+                conn.send_plist(
+                    {"ImagePresent": True, "ImageSignature": [b"\x01" * 32], "Status": "Complete"}
+                )
             else:
                 conn.send_plist({"ImageSignature": [], "Status": "Complete"})
         elif command == "CopyDevices":

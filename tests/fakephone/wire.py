@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import plistlib
 import socket
 import struct
@@ -100,7 +101,7 @@ def syslog_record(
 ) -> bytes:
     """One framed os_trace record: 0x02, length, header, strings."""
     seconds = int(when)
-    micros = int(round((when - seconds) * 1_000_000))
+    micros = round((when - seconds) * 1_000_000)
     if micros >= 1_000_000:
         seconds, micros = seconds + 1, micros - 1_000_000
     image = (image_path or process_path).encode() + b"\0"
@@ -137,7 +138,5 @@ def syslog_record(
 def shutdown(sock: socket.socket | Any) -> None:
     """Close a socket so a thread blocked in recv on it wakes up."""
     for step in (lambda: sock.shutdown(socket.SHUT_RDWR), sock.close):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             step()
-        except (OSError, ValueError):
-            pass
