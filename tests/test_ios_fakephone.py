@@ -10,7 +10,7 @@ import pytest
 
 from harness.backends import ios, ios_errors
 from harness.backends.ios import IosDevice
-from harness.errors import AppError, DeviceUnavailable, InfraError
+from harness.errors import AppError, DeviceUnavailable, HarnessError, InfraError
 from tests.fakephone import FakePhone, LogLine
 from tests.fakephone.fixtures import record_for
 from tests.test_ios_fakes import make_app
@@ -152,3 +152,64 @@ def test_uninstall(ios_device: IosDevice, fake: FakePhone, tmp_path):
     ios_device.uninstall("dev.bgharness.probe")
     assert not ios_device.installed("dev.bgharness.probe")
     ios_device.uninstall("dev.bgharness.probe")  # gone already: nothing to do
+
+
+# -- Processes and the network condition, over DTX -------------------------------------------------
+
+BUNDLE = "dev.bgharness.probe"
+
+
+def installed(ios_device: IosDevice, fake: FakePhone, tmp_path) -> None:
+    ios_device.install(app_for(fake, tmp_path), progress=lambda *_: None)
+
+
+def test_launch_with_env_then_pid_then_kill(ios_device: IosDevice, fake: FakePhone, tmp_path):
+    installed(ios_device, fake, tmp_path)
+    pid = ios_device.launch(BUNDLE, {"BGH_PLAN": "{}"}, ["-verbose"])
+    assert fake.processes.launches == [(BUNDLE, {"BGH_PLAN": "{}"}, ["-verbose"])]
+    assert ios_device.pid(BUNDLE) == pid
+    ios_device.kill(pid)
+    assert ios_device.pid(BUNDLE) is None
+    assert ("dvt", "sendSignal:toPid:") in fake.requests  # kill waits for the phone's answer
+
+
+def test_a_launch_the_phone_refuses_says_check_the_install(
+    ios_device: IosDevice, fake: FakePhone
+):
+    with pytest.raises(HarnessError, match="started no process"):
+        ios_device.launch("dev.bgharness.not-installed", {}, [])
+
+
+def test_the_network_condition_is_set_held_and_cleared(
+    ios_device: IosDevice, fake: FakePhone
+):
+    ios_device.set_network("offline")
+    model = fake.processes
+    assert model.condition == "SlowNetwork100PctLoss"  # found by listing, not by name
+    ios_device.set_network("offline")  # held already: nothing new
+    assert fake.requests.count(("dvt", "enableConditionWithIdentifier:profileIdentifier:")) == 1
+    ios_device.clear_network()
+    assert model.condition is None
+
+
+def test_closing_the_device_ends_the_condition(fake: FakePhone, fake_record, tmp_path):
+    device = IosDevice.open(fake_record, tmp_path)
+    device.set_network("offline")
+    device.close()
+    assert fake.processes.condition is None
+
+
+def test_without_developer_mode_a_launch_says_developer_mode(
+    ios_device: IosDevice, fake: FakePhone, tmp_path
+):
+    installed(ios_device, fake, tmp_path)
+    fake.scenario.developer_mode = False
+    with pytest.raises(InfraError, match="Developer Mode is off"):
+        ios_device.launch(BUNDLE, {}, [])
+
+
+def test_a_cable_pull_during_launch_is_retried(ios_device: IosDevice, fake: FakePhone, tmp_path):
+    installed(ios_device, fake, tmp_path)
+    fake.pull_cable_at("launch", replug_after=0.5)
+    pid = ios_device.launch(BUNDLE, {}, [])
+    assert pid and ios_device.pid(BUNDLE) == pid

@@ -64,7 +64,7 @@ class LogLine:
     level: str = "DEFAULT"
     when: float | None = None  # device epoch seconds; None: the moment it is logged
 
-    def record(self, now: float) -> bytes:
+    def record(self, now: float) -> bytes:  # noqa: D102
         return wire.syslog_record(
             when=self.when if self.when is not None else now,
             pid=self.pid,
@@ -104,6 +104,7 @@ class FakePhone:
     files: dict[str, bytes] = field(default_factory=dict)
     dirs: set[str] = field(default_factory=lambda: {"/", "/PublicStaging"})
     requests: list[tuple[str, Any]] = field(default_factory=list)  # (what, detail) as received
+    packages: dict[str, bytes] = field(default_factory=dict)  # bundle id → the installed .ipa
     install_error: tuple[str, str] | None = None
     install_delay_s: float = 0.0
     battery: dict[str, Any] = field(
@@ -128,10 +129,28 @@ class FakePhone:
         self._timers: list[threading.Timer] = []
         self._stopped = False
         self.handlers: dict[str, Callable[[FakePhone, Any], None]] = {}
-        from tests.fakephone import services
+        from tests.fakephone import dtx, services
 
         self.handlers.update(services.HANDLERS)
-        self.processes: Any = None  # a ProcessModel (dtx.py); None until DVT is used
+        self.handlers["com.apple.instruments.remoteserver.DVTSecureSocketProxy"] = dtx.dvt
+        self.processes: Any = None  # a ProcessModel (dtx.py); made when DVT is first used
+
+    def process_model(self) -> Any:
+        """What runs on the phone (dtx.ProcessModel), made on first use."""
+        from tests.fakephone.dtx import ProcessModel
+
+        with self._lock:
+            if self.processes is None:
+                self.processes = ProcessModel(self)
+            return self.processes
+
+    def drive_with(self, virtual: Any) -> FakePhone:
+        """Let a virtual iPhone (harness.backends.virtual, through its public verbs) decide what
+        the apps do: launches, kills and network conditions go to it, its log is the phone's."""
+        from tests.fakephone.dtx import ProcessModel
+
+        self.processes = ProcessModel(self, virtual)
+        return self
 
     # -- life -------------------------------------------------------------------------------
 
@@ -168,6 +187,8 @@ class FakePhone:
         for timer in timers:
             if timer.is_alive():
                 timer.join(10)
+        if self.processes is not None:
+            self.processes.close()
 
     def __enter__(self) -> FakePhone:
         return self.start()
@@ -189,7 +210,7 @@ class FakePhone:
             for line in lines:
                 if isinstance(line, str):
                     line = LogLine(line)
-                self._log.append((time.time(), line))
+                self._log.append((self._now(), line))
             self._log_changed.notify_all()
 
     def unplug(self) -> None:
@@ -267,9 +288,14 @@ class FakePhone:
             "WiFiAddress": "00:11:22:33:44:55",
             "HardwareModel": "D16AP",
             "CPUArchitecture": "arm64e",
-            "TimeIntervalSince1970": time.time(),
+            "TimeIntervalSince1970": self._now(),
             "PasswordProtected": self.scenario.passcode,
         }
+
+    def _now(self) -> float:
+        model = self.processes
+        now = model.now() if model is not None else None
+        return time.time() if now is None else now
 
     def pair_record(self) -> dict[str, Any]:
         return pki.pair_record(self.host_id, SYSTEM_BUID)

@@ -162,6 +162,7 @@ def _install(phone: FakePhone, conn: Connection, path: str) -> None:
             time.sleep(phone.install_delay_s / len(INSTALL_STEPS))
         conn.send_plist({"PercentComplete": percent, "Status": status})
     bundle = info["CFBundleIdentifier"]
+    phone.packages[bundle] = data
     phone.apps[bundle] = {
         "CFBundleIdentifier": bundle,
         "CFBundleVersion": info.get("CFBundleVersion", "1"),
