@@ -95,16 +95,38 @@ class ProcessModel:
         self.running: dict[str, int] = {}
         self.launches: list[tuple[str, dict[str, str], list[str]]] = []
         self.condition: str | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._apps_dir = Path(tempfile.mkdtemp(prefix="fakephone-apps-"))
         self._forward: threading.Thread | None = None
         self._stream: Any = None
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
         if virtual is not None:
             self._stream = virtual.log_stream()
             self._forward = threading.Thread(
                 target=self._forward_log, name="fakephone-virtual-log", daemon=True
             )
             self._forward.start()
+            self._ticker = threading.Thread(target=self._tick, name="fakephone-clock", daemon=True)
+            self._ticker.start()
+
+    def _tick(self) -> None:
+        """The virtual iPhone's time runs with the wall clock, as a phone's does: its clock is
+        moved on (through the Clock contract, `wait`) every few milliseconds."""
+        import time
+
+        start_real, start_virtual = time.monotonic(), self.virtual.clock.now()
+        never = threading.Event()
+        while not self._stop.wait(0.02):
+            with self._lock:
+                target = start_virtual + (time.monotonic() - start_real)
+                while self.virtual.clock.now() < target:
+                    self.virtual.clock.wait(target, never)
+
+    def evaluate(self, session: Any, command: str) -> str:
+        """A debugger command on the virtual iPhone, between clock ticks."""
+        with self._lock:
+            return session.evaluate(command)
 
     def now(self) -> float | None:
         return self.virtual.clock.now() if self.virtual is not None else None
@@ -150,6 +172,9 @@ class ProcessModel:
                     self.virtual.set_network("offline")
 
     def close(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(10)
         if self._stream is not None:
             self._stream.close()
         if self._forward is not None:
@@ -180,6 +205,7 @@ class ProcessModel:
                     category=entry.category,
                     level=entry.level,
                     when=entry.time,
+                    image=entry.image,
                 )
             )
 
@@ -313,7 +339,9 @@ def _answer(
         if selector == "availableConditionInducers":
             groups = [dict(g, profiles=[dict(p) for p in g["profiles"]]) for g in CONDITIONS]
             for group in groups:
-                group["isActive"] = any(p["identifier"] == model.condition for p in group["profiles"])
+                group["isActive"] = any(
+                    p["identifier"] == model.condition for p in group["profiles"]
+                )
             return DTXMessageType.OBJECT, groups
         if selector == "enableConditionWithIdentifier:profileIdentifier:":
             model.set_condition(str(args[1]))

@@ -63,8 +63,9 @@ class LogLine:
     category: str = ""
     level: str = "DEFAULT"
     when: float | None = None  # device epoch seconds; None: the moment it is logged
+    image: str = ""  # the sender image's name (a framework); default: the process
 
-    def record(self, now: float) -> bytes:  # noqa: D102
+    def record(self, now: float) -> bytes:
         return wire.syslog_record(
             when=self.when if self.when is not None else now,
             pid=self.pid,
@@ -73,6 +74,9 @@ class LogLine:
             if self.process.startswith("BG")
             else f"/usr/libexec/{self.process}",
             message=self.message,
+            image_path=f"/System/Library/Frameworks/{self.image}.framework/{self.image}"
+            if self.image
+            else "",
             subsystem=self.subsystem,
             category=self.category,
             level=self.level,
