@@ -173,16 +173,12 @@ def test_launch_with_env_then_pid_then_kill(ios_device: IosDevice, fake: FakePho
     assert ("dvt", "sendSignal:toPid:") in fake.requests  # kill waits for the phone's answer
 
 
-def test_a_launch_the_phone_refuses_says_check_the_install(
-    ios_device: IosDevice, fake: FakePhone
-):
+def test_a_launch_the_phone_refuses_says_check_the_install(ios_device: IosDevice, fake: FakePhone):
     with pytest.raises(HarnessError, match="started no process"):
         ios_device.launch("dev.bgharness.not-installed", {}, [])
 
 
-def test_the_network_condition_is_set_held_and_cleared(
-    ios_device: IosDevice, fake: FakePhone
-):
+def test_the_network_condition_is_set_held_and_cleared(ios_device: IosDevice, fake: FakePhone):
     ios_device.set_network("offline")
     model = fake.processes
     assert model.condition == "SlowNetwork100PctLoss"  # found by listing, not by name
@@ -213,3 +209,91 @@ def test_a_cable_pull_during_launch_is_retried(ios_device: IosDevice, fake: Fake
     fake.pull_cable_at("launch", replug_after=0.5)
     pid = ios_device.launch(BUNDLE, {}, [])
     assert pid and ios_device.pid(BUNDLE) == pid
+
+
+# -- Scenarios at open, the live log across a cable pull, the lease ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("scenario", "said"),
+    [
+        ({"passcode": True, "paired": False}, "locked with a passcode"),
+        ({"locked": True}, "locked with a passcode"),
+        ({"developer_mode": False}, "Developer Mode is off"),
+        ({"disk_image": False}, "developer disk image is not mounted"),
+    ],
+)
+def test_a_phone_that_is_not_ready_says_why_and_leaves_nothing(
+    fake: FakePhone, tmp_path, scenario, said
+):
+    for key, value in scenario.items():
+        setattr(fake.scenario, key, value)
+    with pytest.raises(DeviceUnavailable, match=said) as raised:
+        IosDevice.open(record_for(fake), tmp_path)
+    assert "lab-iphone" in str(raised.value)
+    assert not [t for t in threading.enumerate() if t.name.startswith("bgharness-ios-")]
+
+
+def _log_after_pull(ios_device: IosDevice, fake: FakePhone, replay: int) -> list[str]:
+    fake.replay = replay
+    stream = ios_device.log_stream()
+    try:
+        _streaming(fake)
+        fake.log(*(LogLine(f"before {i}") for i in range(3)))
+        got = [e.message for e in _read(stream, 3)]
+        fake.unplug()
+        time.sleep(0.2)
+        fake.plug()
+        for _ in range(1000):
+            if fake.requests.count(("os_trace", "StartActivity")) == 2:
+                break
+            time.sleep(0.01)
+        fake.log(LogLine("after"))
+        got += [
+            "GAP" if e.process == "bgharness" else e.message for e in _read(stream, 2 - replay // 3)
+        ]
+    finally:
+        stream.close()
+    return got
+
+
+def test_a_cable_pull_mid_log_repeats_nothing_when_the_phone_replays(
+    ios_device: IosDevice, fake: FakePhone
+):
+    """The new stream repeats the last lines it had sent: they are recognised, not doubled."""
+    assert _log_after_pull(ios_device, fake, replay=3) == [
+        "before 0",
+        "before 1",
+        "before 2",
+        "after",
+    ]
+
+
+def test_a_cable_pull_mid_log_is_a_gap_entry_when_nothing_overlaps(
+    ios_device: IosDevice, fake: FakePhone
+):
+    assert _log_after_pull(ios_device, fake, replay=0) == [
+        "before 0",
+        "before 1",
+        "before 2",
+        "GAP",
+        "after",
+    ]
+
+
+def test_the_lab_releases_the_phones_lease_on_close(fake: FakePhone, tmp_path):
+    from harness.lab import Lab
+    from harness.lease import Holder, LeaseDir, Leases
+
+    (tmp_path / "devices.yaml").write_text(
+        f"devices:\n  - name: lab-iphone\n    backend: ios\n    udid: {fake.udid}\n"
+        f'    usbmux: {fake.address}\n    ios: "{fake.ios}"\n'
+    )
+    folder = LeaseDir(tmp_path / "leases")
+    leases = Leases(folder, Holder.this_process())
+    lab = Lab.load(tmp_path / "devices.yaml", tmp_path / "state", lambda _: None, leases)
+    key = lab.lease_key("lab-iphone")
+    lab.open("lab-iphone")
+    assert folder.read(key) is not None
+    lab.close()
+    assert folder.read(key) is None
