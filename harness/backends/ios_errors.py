@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 from pymobiledevice3.dtx.exceptions import DTXNsError, DTXProtocolError
@@ -96,7 +97,7 @@ def retrying(
     `before_retry` runs before each new attempt (the backend drops its stale connections there).
     With `patience_s`, tries go on (at least `attempts` of them) until that many seconds passed.
     """
-    stop = stop_after_attempt(attempts)
+    stop: Any = stop_after_attempt(attempts)
     if patience_s is not None:
         stop = stop_after_attempt(attempts) & stop_after_delay(patience_s)
     return Retrying(

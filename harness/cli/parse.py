@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from harness.device import LogStream
 from harness.errors import DeviceUnavailable, UsageError
 from harness.events import KINDS, Event
 from harness.lab import Lab
@@ -174,7 +175,7 @@ def _follow_device(args: argparse.Namespace, selection: Selection) -> None:
                 if kind == "stopped":
                     stopped.append(line)
 
-            stream = open_log(record, notify)
+            stream: LogStream = open_log(record, notify)
         else:
             stream = lab.open(args.device).log_stream()
         _say(f"reading {args.device}'s log; Ctrl-C stops")

@@ -3,7 +3,7 @@
 The wire format is DTX as pymobiledevice3's own implementation reads it (pymobiledevice3/dtx:
 `structs.DtxFragmentHeader` — magic 0x1F3D5B79, a 32-byte fragment header, a 16-byte payload
 header, the aux as a primitive dictionary, the payload as an NSKeyedArchive; go-ios
-ios/dtx_codec documents the same layout from captures). Messages are encoded and decoded with
+ios/dtx_codec decodes the same layout). Messages are encoded and decoded with
 pymobiledevice3's `DTXMessage` (its codec, not our backend's assumptions): the phone's side of
 the conversation is what the client's reader and `dtx_method` stubs expect:
 
@@ -43,8 +43,8 @@ _FRAGMENT = struct.Struct("<IIHHIIIiI")
 PROCESS_CONTROL = "com.apple.instruments.server.services.processcontrol"
 CONDITION_INDUCER = "com.apple.instruments.server.services.ConditionInducer"
 
-# What a phone publishes on channel 0 (the shape of pymobiledevice3's sent_capabilities and
-# of the device's reply in go-ios's instruments captures; versions as iOS 16 reports them).
+# What the phone publishes on channel 0: identifiers with version numbers, the shape
+# pymobiledevice3 sends and stores as `supported_identifiers` (the numbers are made up).
 CAPABILITIES = {
     "com.apple.private.DTXConnection": 1,
     "com.apple.private.DTXBlockCompression": 2,
@@ -53,8 +53,10 @@ CAPABILITIES = {
     "com.apple.instruments.server.services.deviceinfo": 111,
 }
 
-# The network-link profiles the inducer lists (their identifiers and names as Xcode's Devices
-# window and pymobiledevice3's `developer dvt condition list` show them).
+# The network-link profiles the inducer lists. The 100 %-loss profile as a phone answers it, as
+# quoted in appium-ios-device's condition-inducer docs and go-ios's REST API examples
+# (group SlowNetworkCondition, profile SlowNetwork100PctLoss, "100% packet loss"); the others
+# are there so the backend has to find it by listing.
 CONDITIONS = [
     {
         "identifier": "SlowNetworkCondition",
@@ -71,7 +73,9 @@ CONDITIONS = [
             {
                 "identifier": "SlowNetwork100PctLoss",
                 "name": "100% packet loss",
-                "description": "100% packet loss",
+                "description": "Name: 100% Loss Scenario\nDownlink Bandwidth: 0 Mbps\nDownlink "
+                "Latency: 0 ms\nDownlink Packet Loss Ratio: 100%\nUplink Bandwidth: 0 Mbps\n"
+                "Uplink Latency: 0 ms\nUplink Packet Loss Ratio: 100%",
             },
         ],
     },

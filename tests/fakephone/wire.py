@@ -6,8 +6,8 @@
 - lockdownd and the plist services: a 4-byte big-endian length, then a plist
   (`service_connection.build_plist` / `recv_plist`).
 - os_trace_relay: after StartActivity, a reply as <u32 length-of-length><length, little-endian>
-  <plist>, then records as 0x02 <u32 LE length><record> (`os_trace.OsTraceService.syslog`;
-  go-ios ios/syslog relays the same 0x02-framed records).
+  <plist>, then records as 0x02 <u32 LE length><record> (`os_trace.OsTraceService.syslog`,
+  whose record header `_SyslogRecordHeader` the fake phone builds field for field).
 """
 
 from __future__ import annotations
