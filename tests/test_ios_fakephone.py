@@ -297,3 +297,17 @@ def test_the_lab_releases_the_phones_lease_on_close(fake: FakePhone, tmp_path):
     assert folder.read(key) is not None
     lab.close()
     assert folder.read(key) is None
+
+
+def test_a_refused_screenshot_is_not_remembered_as_connected(
+    ios_device: IosDevice, fake: FakePhone, monkeypatch
+):
+    """Before: the Screenshot channel was kept before it connected, so after one refusal every
+    later screenshot (the failure evidence of every later test) failed with "not connected"."""
+    from tests.fakephone import dtx
+
+    monkeypatch.delitem(dtx.CAPABILITIES, dtx.SCREENSHOT)
+    with pytest.raises(HarnessError):
+        ios_device.screenshot()
+    monkeypatch.setitem(dtx.CAPABILITIES, dtx.SCREENSHOT, 1)
+    assert ios_device.screenshot().startswith(b"\x89PNG")

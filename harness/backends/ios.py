@@ -450,8 +450,9 @@ class IosDevice:
         async def op() -> bytes:
             dvt = await self._conn.dvt_session()
             if dvt.screenshot is None:
-                dvt.screenshot = self._pmd3.Screenshot(dvt.provider)
-                await dvt.screenshot.connect()
+                screenshot = self._pmd3.Screenshot(dvt.provider)
+                await screenshot.connect()  # kept only once connected: a refusal is not cached
+                dvt.screenshot = screenshot
             return await dvt.screenshot.get_screenshot()
 
         return self._call("screenshot", op)

@@ -25,6 +25,7 @@ import itertools
 import struct
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,13 @@ _FRAGMENT = struct.Struct("<IIHHIIIiI")
 
 PROCESS_CONTROL = "com.apple.instruments.server.services.processcontrol"
 CONDITION_INDUCER = "com.apple.instruments.server.services.ConditionInducer"
+SCREENSHOT = "com.apple.instruments.server.services.screenshot"
+# A 1×1 PNG: what `takeScreenshot` answers (pymobiledevice3 `ScreenshotService.take_screenshot`
+# returns the bytes as they come).
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
 
 # What the phone publishes on channel 0: identifiers with version numbers, the shape
 # pymobiledevice3 sends and stores as `supported_identifiers` (the numbers are made up).
@@ -50,6 +58,7 @@ CAPABILITIES = {
     "com.apple.private.DTXBlockCompression": 2,
     PROCESS_CONTROL: 4,
     CONDITION_INDUCER: 1,
+    SCREENSHOT: 2,
     "com.apple.instruments.server.services.deviceinfo": 111,
 }
 
@@ -105,6 +114,8 @@ class ProcessModel:
         self._stream: Any = None
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
+        self._start_real = time.monotonic()
+        self._start_virtual = virtual.clock.now() if virtual is not None else 0.0
         if virtual is not None:
             self._stream = virtual.log_stream()
             self._forward = threading.Thread(
@@ -116,28 +127,37 @@ class ProcessModel:
 
     def _tick(self) -> None:
         """The virtual iPhone's time runs with the wall clock, as a phone's does: its clock is
-        moved on (through the Clock contract, `wait`) every few milliseconds."""
-        import time
-
-        start_real, start_virtual = time.monotonic(), self.virtual.clock.now()
-        never = threading.Event()
+        moved on (through the Clock contract, `wait`) every few milliseconds, and before each
+        verb, so it never lags the host's clock the backend measured the phone's against."""
         while not self._stop.wait(0.02):
             with self._lock:
-                target = start_virtual + (time.monotonic() - start_real)
-                while self.virtual.clock.now() < target:
-                    self.virtual.clock.wait(target, never)
+                self._catch_up()
+
+    def _catch_up(self) -> None:
+        if self.virtual is None:
+            return
+        target = self._start_virtual + (time.monotonic() - self._start_real)
+        never = threading.Event()
+        while self.virtual.clock.now() < target:
+            self.virtual.clock.wait(target, never)
 
     def evaluate(self, session: Any, command: str) -> str:
         """A debugger command on the virtual iPhone, between clock ticks."""
         with self._lock:
+            self._catch_up()
             return session.evaluate(command)
 
     def now(self) -> float | None:
-        return self.virtual.clock.now() if self.virtual is not None else None
+        if self.virtual is None:
+            return None
+        with self._lock:
+            self._catch_up()
+            return self.virtual.clock.now()
 
     def launch(self, bundle_id: str, env: dict[str, str], args: list[str]) -> int:
         with self._lock:
             self.launches.append((bundle_id, dict(env), list(args)))
+            self._catch_up()
             if bundle_id not in self.phone.apps:
                 return 0  # nothing to launch: the client asserts on the falsy pid
             if self.virtual is None:
@@ -158,6 +178,7 @@ class ProcessModel:
             if self.virtual is None:
                 self.running = {b: p for b, p in self.running.items() if p != pid}
             elif pid in {self.virtual.pid(b) for b in self.phone.apps}:
+                self._catch_up()
                 self.virtual.kill(pid)
 
     def uninstalled(self, bundle_id: str) -> None:
@@ -169,6 +190,7 @@ class ProcessModel:
     def set_condition(self, profile: str | None) -> None:
         with self._lock:
             self.condition = profile
+            self._catch_up()
             if self.virtual is not None:
                 if profile is None:
                     self.virtual.clear_network()
@@ -339,6 +361,8 @@ def _answer(
             model.signal(int(args[-1]))
             return DTXMessageType.OBJECT, None
         return DTXMessageType.OK, None
+    if service == SCREENSHOT and selector == "takeScreenshot":
+        return DTXMessageType.OBJECT, PNG
     if service == CONDITION_INDUCER:
         if selector == "availableConditionInducers":
             groups = [dict(g, profiles=[dict(p) for p in g["profiles"]]) for g in CONDITIONS]
