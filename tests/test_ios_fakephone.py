@@ -311,3 +311,18 @@ def test_a_refused_screenshot_is_not_remembered_as_connected(
         ios_device.screenshot()
     monkeypatch.setitem(dtx.CAPABILITIES, dtx.SCREENSHOT, 1)
     assert ios_device.screenshot().startswith(b"\x89PNG")
+
+
+def test_the_live_log_shows_what_is_logged_right_after_it_is_opened(
+    ios_device: IosDevice, fake: FakePhone
+):
+    """Before: log_stream() returned before the stream was up, so on a slow phone or a busy
+    host what a test did first (a trigger right after launch) was never in its log."""
+    fake.scenario.slow["com.apple.os_trace_relay"] = 1.0
+    stream = ios_device.log_stream()
+    try:
+        ios_device.info()  # the test's first action: a few round trips to the phone
+        fake.log(LogLine("the first thing"))
+        assert [e.message for e in _read(stream, 1)] == ["the first thing"]
+    finally:
+        stream.close()

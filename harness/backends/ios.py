@@ -424,6 +424,10 @@ class IosDevice:
         stream = IosLogStream(self.name)
         reader = LogReader(self._conn.new_lockdown, self._pmd3.OsTraceService, stream)
         stream.start(reader)
+        # A live log starts when its stream does: return once it streams, or a test's first
+        # action (a trigger right after launch) would happen before the log could show it.
+        if not reader.streaming.wait(CALL_TIMEOUT_S):
+            log.info("%s: the log stream is not up after %g s", self.name, CALL_TIMEOUT_S)
         self._streams = [s for s in self._streams if not s.closed] + [stream]
         return stream
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import posixpath
+import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -164,6 +165,9 @@ class LogReader:
         self._attempts = RECONNECTS if attempts is None else attempts
         self._waits = RECONNECT_WAIT_S if waits is None else waits
         self.error: BaseException | None = None  # why the reader gave up, if it did
+        # Set once the first connection's log service is open (or the reader gave up): a live
+        # log shows only what is logged after that, so the device waits for it (IosDevice).
+        self.streaming = threading.Event()
 
     def _deliver(self, entries: list[LogEntry]) -> None:
         for entry in entries:
@@ -209,6 +213,7 @@ class LogReader:
         try:
             async with self._service(provider) as service:
                 messages = service.syslog()
+                self.streaming.set()
                 try:
                     async for raw in messages:
                         yield to_entry(raw)
@@ -225,4 +230,5 @@ class LogReader:
             f"{_when(since)} was read"
         )
         self._deliver([gap_entry(time.time() if since is None else since, said)])
+        self.streaming.set()
         self._notify("stopped", said)

@@ -50,6 +50,7 @@ class Scenario:
     disk_image: bool = True
     trust_on_pair: bool = False  # a Pair request is accepted (the user tapped Trust)
     refused: dict[str, str] = field(default_factory=dict)  # service → lockdownd's Error
+    slow: dict[str, float] = field(default_factory=dict)  # service → seconds before it answers
 
 
 @dataclass
@@ -210,11 +211,15 @@ class FakePhone:
 
     def log(self, *lines: LogLine | str) -> None:
         """Log these lines now (each stamped with the phone's time unless it carries one)."""
+        stamped = []
+        for line in lines:
+            if isinstance(line, str):
+                line = LogLine(line)
+            # A line that carries its time needs no clock: the virtual iPhone's log forwarder
+            # must never wait for the model's lock (its clock waits for that forwarder).
+            stamped.append((line.when if line.when is not None else self._now(), line))
         with self._lock:
-            for line in lines:
-                if isinstance(line, str):
-                    line = LogLine(line)
-                self._log.append((self._now(), line))
+            self._log.extend(stamped)
             self._log_changed.notify_all()
 
     def unplug(self) -> None:
@@ -420,6 +425,9 @@ class FakePhone:
             self._track(sock, device=True)
             generation = self._generation
         held = [sock]
+        delay = self.scenario.slow.get(service, 0.0)
+        if delay:
+            time.sleep(delay)  # a busy phone (or host): the service answers late
         try:
             if service == "lockdown":
                 self._lockdown(held)
