@@ -42,7 +42,7 @@ import pytest
 from harness import observations, report, timeline_svg
 from harness.appbundle import AppInfo, read_app
 from harness.device import Device, DeviceInfo
-from harness.errors import DeviceUnavailable, HarnessError, Unsupported, UsageError
+from harness.errors import DeviceUnavailable, HarnessError, InfraError, Unsupported, UsageError
 from harness.inventory import DeviceRecord, load_inventory
 from harness.lab import Lab
 from harness.lease import (
@@ -77,6 +77,7 @@ LEASE_TTL_ENV = "BGHARNESS_LEASE_TTL"
 _plugin_key = pytest.StashKey["DevicePlugin"]()
 _session_key = pytest.StashKey[Session]()
 _outcome_key = pytest.StashKey[str]()
+_infra_failed_key = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -145,6 +146,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         default=None,
         help="where experiments append their observations (default: reports/observations.jsonl)",
+    )
+    group.addoption(
+        "--bg-missing",
+        choices=("skip", "fail"),
+        default=None,
+        help="a declared device that is not ready (not attached, not trusted, no Developer Mode, "
+        "disk image or tunnel): skip its tests, or fail them as infra (default: fail when the "
+        "CI environment variable is set, else skip)",
     )
     group.addoption(
         "--bg-progress-after",
@@ -397,6 +406,8 @@ class DevicePlugin:
             found = report.classify(call.excinfo.value)
             if found is not None:
                 kind, error = found
+                if kind == "infra":
+                    self._one_line(item, report_, error)
                 _add_to_longrepr(report_, report.failure_marker(kind, error))
                 report_.user_properties.append(("failure", kind))
             session = item.stash.get(_session_key, None)
@@ -443,6 +454,20 @@ class DevicePlugin:
                 line = f"    {suite:<{width}}  {_tally_text(counts)}"
                 terminalreporter.write_line(line + (f": {why}" if why else ""))
 
+    def _one_line(
+        self, item: pytest.Item, report_: pytest.TestReport, error: BaseException
+    ) -> None:
+        """An infra failure is one line with its fix; the traceback is behind -v and in the
+        artifacts. The `app` fixture's teardown then leaves the phone alone (no second failure)."""
+        item.stash[_infra_failed_key] = True
+        if item.config.get_verbosity() > 0 or isinstance(report_.longrepr, str):
+            return
+        folder = self.artifacts / re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid)
+        with contextlib.suppress(OSError):
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "traceback.txt").write_text(str(report_.longrepr))
+        report_.longrepr = f"{type(error).__name__}: {error} (traceback: -v, or {folder})"
+
     # -- Evidence -------------------------------------------------------------------------------
 
     def _leave_evidence(self, session: Session, item: pytest.Item) -> None:
@@ -485,7 +510,10 @@ def device(request: pytest.FixtureRequest) -> Device:
     try:
         opened = plugin.lab.open(name)
     except (Unsupported, DeviceUnavailable) as exc:
-        pytest.skip(str(exc))
+        missing = request.config.getoption("bg_missing")
+        if (missing or ("fail" if os.environ.get("CI") else "skip")) == "skip":
+            pytest.skip(str(exc))
+        raise _failure(InfraError(f"{exc} (not ready; --bg-missing=skip skips instead)")) from None
     except HarnessError as exc:  # a lease, an unreadable journal, a state folder it cannot write
         raise _failure(exc) from None
     plugin.infos[name] = opened.info()
@@ -545,6 +573,8 @@ def app(request: pytest.FixtureRequest, bg: Session, device: Device) -> Iterator
     allure.dynamic.label(*report.app_label(info))
     the_app = App(bg, info, debuggable=plugin.lab.inventory.apps[name].debuggable)
     yield the_app
+    if request.node.stash.get(_infra_failed_key, False):
+        return  # the phone already failed this test: asking it again would fail it twice
     pid = the_app.pid
     if pid is not None:
         device.kill(pid)  # the next test starts from a cold launch

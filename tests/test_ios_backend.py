@@ -29,10 +29,10 @@ from harness.backends.ios import (
     DEBUGSERVER_17,
     DEBUGSERVER_BELOW_17,
     IosDevice,
-    declared_mismatches,
     offline_profile,
     parse_lock_state,
 )
+from harness.backends.ios_connect import declared_mismatches
 from harness.device import Device
 from harness.errors import (
     AppError,

@@ -320,10 +320,14 @@ class FakePhone:
         async def makedirs(filename: str) -> None:
             return None
 
-        # These three are wrapped by pymobiledevice3's path_to_str, which hides that they are
+        async def listdir(filename: str) -> list[str]:
+            return [name.rsplit("/", 1)[1] for name in self.staged if name.startswith(filename)]
+
+        # These four are wrapped by pymobiledevice3's path_to_str, which hides that they are
         # coroutines from autospec: the side effects make them awaitable, the spec still checks
         # their arguments.
         afc.makedirs.side_effect = makedirs
+        afc.listdir.side_effect = listdir
         afc.set_file_contents.side_effect = set_file_contents
         afc.rm_single.side_effect = rm_single
 

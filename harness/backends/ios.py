@@ -1,5 +1,8 @@
 """The `ios` backend: real iPhones through pymobiledevice3, behind the synchronous Device contract.
 
+This module holds the Device verbs; the connections they use (lockdown, the tunnel, DVT, and
+the ones held open on purpose) live in `ios_connect`.
+
 Each phone gets one asyncio loop on a thread of its own (`DeviceLoop`); every verb is a
 coroutine run there, retried on transient failures (a dropped connection) and translated into a
 harness error that says the fix (`ios_errors`). How a phone is reached:
@@ -32,9 +35,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pymobiledevice3.exceptions import (
+    AfcFileNotFoundError,
     AppInstallError,
-    InvalidServiceError,
-    StartServiceError,
     WdaError,
 )
 
@@ -50,8 +52,13 @@ from harness.backends.ios_apps import (
     preflight,
     read_signing,
 )
-from harness.backends.ios_errors import Where, fix_disk_image, fix_tunnel, fix_wda, retrying
-from harness.backends.ios_errors import fix_developer_mode as _fix_developer_mode
+from harness.backends.ios_connect import (
+    CLOSE_TIMEOUT_S,
+    Connections,
+    Held,
+    Pmd3,
+)
+from harness.backends.ios_errors import REPLUG_PATIENCE_S, Where, fix_wda, retrying
 from harness.backends.ios_errors import translate as _translate
 from harness.backends.ios_log import LogReader, gap_entry
 from harness.backends.ios_loop import DeviceLoop
@@ -60,7 +67,6 @@ from harness.debugger import DebugSession
 from harness.device import NETWORK_PROFILES, DeviceInfo
 from harness.errors import (
     AppError,
-    DeviceUnavailable,
     HarnessError,
     InfraError,
     Unsupported,
@@ -68,8 +74,6 @@ from harness.errors import (
 )
 from harness.inventory import Address, DeviceRecord
 from harness.logstream import QueueLogStream
-from harness.udid import same_udid
-from harness.versions import is_version, version_key
 
 log = logging.getLogger("bgharness.ios")
 T = TypeVar("T")
@@ -79,7 +83,6 @@ OPEN_TIMEOUT_S = 60.0
 CALL_TIMEOUT_S = 30.0
 LAUNCH_TIMEOUT_S = 60.0
 INSTALL_TIMEOUT_S = 900.0
-CLOSE_TIMEOUT_S = 10.0
 
 DEBUGSERVER_BELOW_17 = "com.apple.debugserver.DVTSecureSocketProxy"
 DEBUGSERVER_17 = "com.apple.internal.dt.remote.debugproxy"
@@ -103,72 +106,6 @@ FORCE_QUIT_CONFIRM_S = 5.0
 _FULL_LOSS = re.compile(
     r"100\s*(%|pct|percent)\s*(packet\s*)?loss|loss(\s*ratio)?\s*:?\s*100\s*%", re.IGNORECASE
 )
-
-
-@dataclass(frozen=True)
-class Pmd3:
-    """Every pymobiledevice3 entry point the backend calls, in one place.
-
-    `Pmd3.real()` holds the real ones. Tests pass `unittest.mock.create_autospec` fakes of the
-    same objects, so a renamed method or a changed signature in pymobiledevice3 fails a test.
-    """
-
-    list_devices: Any
-    create_using_usbmux: Any
-    get_tunneld_tunnels: Any
-    get_tunneld_device_by_udid: Any
-    InstallationProxyService: Any
-    AfcService: Any
-    OsTraceService: Any
-    DiagnosticsService: Any
-    MobileImageMounterService: Any
-    DvtProvider: Any
-    ProcessControl: Any
-    ConditionInducer: Any
-    Screenshot: Any
-    IndigoHIDService: Any
-    DeviceInfoService: Any
-    LockdownTcpForwarder: Any
-    WdaClient: Any
-
-    @classmethod
-    def real(cls) -> Pmd3:
-        from pymobiledevice3.lockdown import create_using_usbmux
-        from pymobiledevice3.remote.core_device.device_info import DeviceInfoService
-        from pymobiledevice3.remote.core_device.hid_service import IndigoHIDService
-        from pymobiledevice3.services.afc import AfcService
-        from pymobiledevice3.services.diagnostics import DiagnosticsService
-        from pymobiledevice3.services.dvt.instruments.condition_inducer import ConditionInducer
-        from pymobiledevice3.services.dvt.instruments.dvt_provider import DvtProvider
-        from pymobiledevice3.services.dvt.instruments.process_control import ProcessControl
-        from pymobiledevice3.services.dvt.instruments.screenshot import Screenshot
-        from pymobiledevice3.services.installation_proxy import InstallationProxyService
-        from pymobiledevice3.services.mobile_image_mounter import MobileImageMounterService
-        from pymobiledevice3.services.os_trace import OsTraceService
-        from pymobiledevice3.services.wda import WdaClient
-        from pymobiledevice3.tcp_forwarder import LockdownTcpForwarder
-        from pymobiledevice3.tunneld.api import get_tunneld_device_by_udid, get_tunneld_tunnels
-        from pymobiledevice3.usbmux import list_devices
-
-        return cls(
-            list_devices=list_devices,
-            create_using_usbmux=create_using_usbmux,
-            get_tunneld_tunnels=get_tunneld_tunnels,
-            get_tunneld_device_by_udid=get_tunneld_device_by_udid,
-            InstallationProxyService=InstallationProxyService,
-            AfcService=AfcService,
-            OsTraceService=OsTraceService,
-            DiagnosticsService=DiagnosticsService,
-            MobileImageMounterService=MobileImageMounterService,
-            DvtProvider=DvtProvider,
-            ProcessControl=ProcessControl,
-            ConditionInducer=ConditionInducer,
-            Screenshot=Screenshot,
-            IndigoHIDService=IndigoHIDService,
-            DeviceInfoService=DeviceInfoService,
-            LockdownTcpForwarder=LockdownTcpForwarder,
-            WdaClient=WdaClient,
-        )
 
 
 @dataclass(frozen=True)
@@ -197,23 +134,6 @@ class DeviceClock(WallClock):
         woken.clear()
 
 
-def declared_mismatches(record: DeviceRecord, ios: str, build: str, model: str) -> list[str]:
-    """How the phone differs from what devices.yaml declares: warnings for the report, never
-    errors (the phone is tested as it is, and the report says which iOS that was)."""
-    said = []
-    if record.ios and is_version(ios) and version_key(record.ios) != version_key(ios):
-        said.append(
-            f"devices.yaml declares iOS {record.ios}, the phone runs iOS {ios} ({build}); "
-            f"results are for {ios}: update `ios:` in devices.yaml"
-        )
-    if record.model and model and record.model != model:
-        said.append(
-            f"devices.yaml declares model {record.model}, the phone is a {model}: update "
-            "`model:` in devices.yaml"
-        )
-    return said
-
-
 def offline_profile(groups: list[dict[str, Any]]) -> str | None:
     """The identifier of the 100 %-loss profile among the condition groups the phone lists."""
     for group in groups:
@@ -238,44 +158,6 @@ def parse_lock_state(state: Any) -> bool | None:
 
 
 @dataclass
-class _Facts:
-    """What the phone said of itself when it was opened."""
-
-    version: str
-    build: str
-    model: str
-    device_name: str
-
-    @property
-    def major(self) -> int:
-        return version_key(self.version)[0]
-
-
-@dataclass
-class _Dvt:
-    """One instruments connection and the channels the verbs reuse on it."""
-
-    provider: Any
-    process_control: Any
-    screenshot: Any = None
-
-
-@dataclass
-class _Held:
-    """A connection kept open on purpose: the condition ends, or the forward stops, with it.
-
-    `provider` is its own lockdown client or RSD; `connection` the DvtProvider (closed) or the
-    port forwarder (stopped, its `task` awaited); `service` the condition inducer, if any.
-    """
-
-    provider: Any
-    connection: Any
-    service: Any = None
-    task: Any = None
-    detail: str = ""
-
-
-@dataclass
 class _Wda:
     client: Any
     session: str | None = None
@@ -293,20 +175,13 @@ class IosDevice:
         self._record = record
         self._udid = record.udid
         self._where = Where(record.name, record.udid, record.usbmux, record.tunnel, record.wda)
-        self._usbmux = f"{record.usbmux.host}:{record.usbmux.port}" if record.usbmux else None
         self._pmd3 = pmd3
         self._loop = loop
         self._lock = threading.RLock()
         self._installs = InstallRecords(state_dir, record.udid)
         self._clock = DeviceClock()
-        self._opening = False
         self._closed = False
-        self._facts: _Facts | None = None
-        self._lockdown: Any = None
-        self._rsd: Any = None
-        self._dvt: _Dvt | None = None
-        self._condition: _Held | None = None
-        self._forward: _Held | None = None
+        self._conn = Connections(record, self._where, pmd3, self._warn)
         self._wda: _Wda | None = None
         self._streams: list[IosLogStream] = []
         self._launched: dict[int, str] = {}  # pid → bundle id, for the debugger's preflight
@@ -321,13 +196,13 @@ class IosDevice:
         except BaseException:
             loop.stop()
             raise
-        device._opening = True
+        device._conn.opening = True
         try:
-            device._call("open", device._connect, timeout=OPEN_TIMEOUT_S)
+            device._call("open", device._open, timeout=OPEN_TIMEOUT_S)
         except BaseException:
             device.close()
             raise
-        device._opening = False
+        device._conn.opening = False
         return device
 
     # -- Device contract: identity, apps ------------------------------------------------------
@@ -337,7 +212,7 @@ class IosDevice:
         return self._clock
 
     def info(self) -> IosDeviceInfo:
-        facts = self._require_facts()
+        facts = self._conn.require_facts()
         battery = self._call("info", self._battery)
         percent, charging = _battery_state(battery)
         return IosDeviceInfo(
@@ -363,7 +238,7 @@ class IosDevice:
             )
         info = read_app(app)
         signing = read_signing(app, info.executable)
-        errors, warnings = preflight(info, signing, self._udid, self._require_facts().version)
+        errors, warnings = preflight(info, signing, self._udid, self._conn.require_facts().version)
         if errors:
             raise AppError(f"{self.name}: cannot install {app.name}: " + "; ".join(errors))
         for line in warnings:
@@ -382,7 +257,13 @@ class IosDevice:
                 "install",
                 lambda: self._install(data, progress),
                 timeout=INSTALL_TIMEOUT_S,
+                patience=REPLUG_PATIENCE_S,
             )
+        except HarnessError:
+            # What a failed upload left in the staging folder goes now, if the phone answers.
+            with contextlib.suppress(HarnessError):
+                self._call("install", self._clear_staging, retry=False)
+            raise
         finally:
             if shown is not None:
                 shown.close()
@@ -413,14 +294,14 @@ class IosDevice:
 
     def pid(self, bundle_id: str) -> int | None:
         async def op() -> int | None:
-            control = await self._process_control()
+            control = await self._conn.process_control()
             return await control.process_identifier_for_bundle_identifier(bundle_id) or None
 
         return self._call("pid", op)
 
     def kill(self, pid: int) -> None:
         async def op() -> None:
-            control = await self._process_control()
+            control = await self._conn.process_control()
             await control.kill(pid)  # sendSignal:toPid: SIGKILL, waits for the phone's answer
 
         self._call("kill", op)
@@ -466,11 +347,11 @@ class IosDevice:
             )
 
         async def bring_to_front() -> int:
-            control = await self._process_control()
+            control = await self._conn.process_control()
             return await control.launch(bundle_id, kill_existing=False)
 
         self._call("force_quit", bring_to_front, timeout=LAUNCH_TIMEOUT_S)
-        model = self._require_facts().model
+        model = self._conn.require_facts().model
         self._wda_call(lambda c, s: _swipe_away(c, s, home_button=model in HOME_BUTTON_MODELS))
         deadline = time.monotonic() + FORCE_QUIT_CONFIRM_S
         while self.pid(bundle_id) is not None:
@@ -521,11 +402,11 @@ class IosDevice:
                 self.name,
                 "locked()",
                 "only iOS 17 and later say whether they are locked (CoreDevice, through the "
-                "tunnel); this phone runs iOS " + self._require_facts().version,
+                "tunnel); this phone runs iOS " + self._conn.require_facts().version,
             )
 
         async def op() -> Any:
-            async with self._pmd3.DeviceInfoService(await self._developer()) as service:
+            async with self._pmd3.DeviceInfoService(await self._conn.developer()) as service:
                 return await service.get_lockstate()
 
         state = self._call("locked", op)
@@ -544,7 +425,7 @@ class IosDevice:
             raise UsageError(
                 f"unknown network profile {profile!r}; known: {', '.join(NETWORK_PROFILES)}"
             )
-        if self._condition is not None:
+        if self._conn.condition is not None:
             return  # the one profile there is, already held
         self._call("set_network", self._induce_offline)
 
@@ -558,7 +439,7 @@ class IosDevice:
         (before first unlock). Reconnecting after the restart is not automated yet."""
 
         async def op() -> None:
-            async with self._pmd3.DiagnosticsService(await self._lockdown_client()) as diag:
+            async with self._pmd3.DiagnosticsService(await self._conn.lockdown()) as diag:
                 await diag.restart()
 
         self._call("reboot", op)
@@ -601,8 +482,12 @@ class IosDevice:
 
     def log_stream(self) -> IosLogStream:
         stream = IosLogStream(self.name)
-        reader = LogReader(self._new_lockdown, self._pmd3.OsTraceService, stream)
+        reader = LogReader(self._conn.new_lockdown, self._pmd3.OsTraceService, stream)
         stream.start(reader)
+        # A live log starts when its stream does: return once it streams, or a test's first
+        # action (a trigger right after launch) would happen before the log could show it.
+        if not reader.streaming.wait(CALL_TIMEOUT_S):
+            log.info("%s: the log stream is not up after %g s", self.name, CALL_TIMEOUT_S)
         self._streams = [s for s in self._streams if not s.closed] + [stream]
         return stream
 
@@ -627,10 +512,11 @@ class IosDevice:
 
     def screenshot(self) -> bytes:
         async def op() -> bytes:
-            dvt = await self._dvt_session()
+            dvt = await self._conn.dvt_session()
             if dvt.screenshot is None:
-                dvt.screenshot = self._pmd3.Screenshot(dvt.provider)
-                await dvt.screenshot.connect()
+                screenshot = self._pmd3.Screenshot(dvt.provider)
+                await screenshot.connect()  # kept only once connected: a refusal is not cached
+                dvt.screenshot = screenshot
             return await dvt.screenshot.get_screenshot()
 
         return self._call("screenshot", op)
@@ -641,7 +527,7 @@ class IosDevice:
             return
         self._closed = True
         try:
-            if self._condition is not None:
+            if self._conn.condition is not None:
                 try:
                     self._call("clear_network", self._clear_condition, retry=False)
                 except HarnessError as exc:
@@ -650,7 +536,7 @@ class IosDevice:
             for stream in self._streams:
                 stream.close()
             with contextlib.suppress(Exception):
-                self._loop.run(self._disconnect(), CLOSE_TIMEOUT_S)
+                self._loop.run(self._conn.disconnect(), CLOSE_TIMEOUT_S)
             self._loop.stop()
 
     # -- Calling into the loop ----------------------------------------------------------------
@@ -662,8 +548,10 @@ class IosDevice:
         *,
         timeout: float = CALL_TIMEOUT_S,
         retry: bool = True,
+        patience: float | None = None,
     ) -> T:
-        """Run `make()` on the loop, retried on transient failures, failures translated."""
+        """Run `make()` on the loop, retried on transient failures, failures translated;
+        `patience` keeps retrying that many seconds (an install outlasting a replug)."""
 
         def once() -> T:
             return self._loop.run(make(), timeout)
@@ -672,20 +560,16 @@ class IosDevice:
             try:
                 if not retry:
                     return once()
-                return retrying(before_retry=self._drop_connections)(once)
+                return retrying(before_retry=self._drop_connections, patience_s=patience)(once)
             except Exception as exc:
-                error = _translate(exc, self._where, verb, opening=self._opening)
+                error = _translate(exc, self._where, verb, opening=self._conn.opening)
                 if error is None or error is exc:
                     raise
                 raise error from exc
 
     def _drop_connections(self) -> None:
         with contextlib.suppress(Exception):
-            self._loop.run(self._disconnect(keep_held=True), CLOSE_TIMEOUT_S)
-
-    def _lost(self, message: str) -> HarnessError:
-        """Cannot reach something the phone needs: skipped while opening, infra afterwards."""
-        return DeviceUnavailable(message) if self._opening else InfraError(message)
+            self._loop.run(self._conn.disconnect(keep_held=True), CLOSE_TIMEOUT_S)
 
     def _wda_call(self, action: Callable[[Any, str], T]) -> T:
         """Run a WebDriverAgent request (plain HTTP, on the caller's thread), retried when the
@@ -716,176 +600,39 @@ class IosDevice:
             wda.session = wda.client.start_session()  # the old session had expired
             return action(wda.client, wda.session)
 
-    # -- Connections (coroutines on the loop) -------------------------------------------------
-
-    async def _new_lockdown(self) -> Any:
-        """A fresh lockdown client; asks for the Trust dialog but never waits for it."""
-        return await self._pmd3.create_using_usbmux(
-            serial=self._udid, autopair=True, pair_timeout=0, usbmux_address=self._usbmux
-        )
-
-    async def _lockdown_client(self) -> Any:
-        if self._lockdown is None:
-            self._lockdown = await self._new_lockdown()
-        return self._lockdown
-
-    async def _connect(self) -> None:
-        """Open: lockdown, the phone's facts, Developer Mode, the disk image, the tunnel."""
-        lockdown = await self._lockdown_client()
-        values = lockdown.all_values
-        facts = _Facts(
-            version=str(values.get("ProductVersion") or "0"),
-            build=str(values.get("BuildVersion") or ""),
-            model=str(values.get("ProductType") or ""),
-            device_name=str(values.get("DeviceName") or ""),
-        )
-        self._facts = facts
-        now = await lockdown.get_value(key="TimeIntervalSince1970")
-        if isinstance(now, (int, float)):
-            self._clock = DeviceClock(float(now) - time.time())
-        for line in declared_mismatches(self._record, facts.version, facts.build, facts.model):
-            self._warn(f"{self.name}: {line}")
-        if facts.major >= 16 and not await lockdown.get_developer_mode_status():
-            raise self._lost(
-                f"{self.name}: Developer Mode is off: {_fix_developer_mode(self._where)}"
-            )
-        if facts.major >= 17 and self._record.tunnel is None:
-            raise Unsupported(
-                self.name,
-                f"testing on iOS {facts.version} without a tunnel",
-                fix_tunnel(self._where),
-            )
-        if not await self._disk_image_mounted(lockdown):
-            raise self._lost(
-                f"{self.name}: the developer disk image is not mounted: "
-                f"{fix_disk_image(self._where)}"
-            )
-        await self._developer()
-
-    async def _disk_image_mounted(self, lockdown: Any) -> bool:
-        facts = self._require_facts()
-        kind = "Developer" if facts.major < 17 else "Personalized"
-        async with self._pmd3.MobileImageMounterService(lockdown) as mounter:
-            return await mounter.is_image_mounted(kind)
-
-    async def _developer(self) -> Any:
-        """The provider of developer services: lockdown below iOS 17, the tunnel's RSD from 17."""
-        if self._require_facts().major < 17:
-            return await self._lockdown_client()
-        if self._rsd is None:
-            self._rsd = await self._tunnel_rsd()
-        return self._rsd
-
-    async def _own_developer_provider(self) -> Any:
-        """A provider only its holder uses (a held condition, a port forward) and closes."""
-        if self._require_facts().major < 17:
-            return await self._new_lockdown()
-        return await self._tunnel_rsd()
-
-    async def _tunnel_rsd(self) -> Any:
-        """The phone's RSD from tunneld (which serves one tunnel per attached iOS 17+ phone)."""
-        address = self._record.tunnel
-        if address is None:
-            raise Unsupported(self.name, "developer services on iOS 17+", fix_tunnel(self._where))
-        tunnels = await self._pmd3.get_tunneld_tunnels(tuple(address))
-        key = next((udid for udid in tunnels if same_udid(udid, self._udid)), None)
-        if key is None:
-            raise self._lost(
-                f"{self.name}: no tunnel: tunneld at {address} has none for {self._udid} (it "
-                f"serves {len(tunnels)} other phone(s)): plug the phone into the Mac tunneld runs "
-                "on, trust that Mac, and give tunneld a few seconds to build the tunnel"
-            )
-        try:
-            rsd = await self._pmd3.get_tunneld_device_by_udid(key, tuple(address))
-        except IndexError:  # pymobiledevice3 11.45 indexes an empty list when no tunnel answers
-            rsd = None
-        if rsd is None:
-            raise self._lost(
-                f"{self.name}: tunneld at {address} lists a tunnel for this phone but it does not "
-                "answer: replug the phone or restart tunneld (`sudo pymobiledevice3 remote "
-                "tunneld`)"
-            )
-        return rsd
-
-    async def _dvt_session(self) -> _Dvt:
-        if self._dvt is None:
-            dvt = self._pmd3.DvtProvider(await self._developer())
-            await self._connect_developer_service(dvt)
-            control = self._pmd3.ProcessControl(dvt)
-            await control.connect()
-            self._dvt = _Dvt(dvt, control)
-        return self._dvt
-
-    async def _process_control(self) -> Any:
-        return (await self._dvt_session()).process_control
-
-    async def _connect_developer_service(self, dtx_provider: Any) -> None:
-        """Connect; a refused developer service is diagnosed: Developer Mode, or the disk image."""
-        try:
-            await dtx_provider.connect()
-        except (InvalidServiceError, StartServiceError) as exc:
-            lockdown = await self._lockdown_client()
-            if self._require_facts().major >= 16 and not await lockdown.get_developer_mode_status():
-                raise self._lost(
-                    f"{self.name}: Developer Mode is off: {_fix_developer_mode(self._where)}"
-                ) from exc
-            if not await self._disk_image_mounted(lockdown):
-                raise self._lost(
-                    f"{self.name}: the developer disk image is not mounted: "
-                    f"{fix_disk_image(self._where)}"
-                ) from exc
-            raise
-
-    async def _disconnect(self, keep_held: bool = False) -> None:
-        """Close connections, best effort; `keep_held` spares the condition and the forward."""
-        dvt, self._dvt = self._dvt, None
-        rsd, self._rsd = self._rsd, None
-        lockdown, self._lockdown = self._lockdown, None
-        closers = [dvt.provider.close() if dvt else None]
-        if not keep_held:
-            closers += [self._release(self._forward), self._release(self._condition)]
-            self._forward = self._condition = None
-        closers += [rsd.close() if rsd else None, lockdown.close() if lockdown else None]
-        for closer in closers:
-            if closer is not None:
-                with contextlib.suppress(Exception):
-                    await closer
-
-    async def _release(self, held: _Held | None) -> None:
-        if held is None:
-            return
-        if held.task is not None:
-            held.connection.stop()
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(held.task, CLOSE_TIMEOUT_S)
-        else:
-            with contextlib.suppress(Exception):
-                await held.connection.close()
-        with contextlib.suppress(Exception):
-            await held.provider.close()
-
     # -- The verbs' coroutines ----------------------------------------------------------------
+
+    async def _open(self) -> None:
+        """Open the connections (all or nothing) and set the clock to the phone's."""
+        await self._conn.open()
+        if self._conn.clock_offset is not None:
+            self._clock = DeviceClock(self._conn.clock_offset)
 
     async def _battery(self) -> Any:
         """The IORegistry battery entry, or None: a phone that will not say is not a failure."""
         try:
-            async with self._pmd3.DiagnosticsService(await self._lockdown_client()) as diag:
+            async with self._pmd3.DiagnosticsService(await self._conn.lockdown()) as diag:
                 return await diag.get_battery()
         except Exception as exc:  # info() must not fail over the battery
             log.debug("%s: no battery reading: %r", self.name, exc)
             return None
 
     async def _lookup(self, bundle_id: str) -> dict[str, Any] | None:
-        async with self._pmd3.InstallationProxyService(await self._lockdown_client()) as installer:
+        async with self._pmd3.InstallationProxyService(await self._conn.lockdown()) as installer:
             apps = await installer.get_apps(bundle_identifiers=[bundle_id])
         return (apps or {}).get(bundle_id)
 
     async def _install(self, data: bytes, progress: Progress) -> None:
-        """Upload over AFC and install; progress is ours, not pymobiledevice3's bar."""
-        lockdown = await self._lockdown_client()
+        """Upload over AFC and install; progress is ours, not pymobiledevice3's bar.
+
+        The staging folder is bgharness's own: what an upload cut short by a cable pull left
+        there is removed before the next one (and the upload itself after the install).
+        """
+        lockdown = await self._conn.lockdown()
         remote = f"{STAGING}/{uuid.uuid4()}.ipa"
         async with self._pmd3.AfcService(lockdown) as afc:
             await afc.makedirs(STAGING)
+            await _clear_staging(afc)
             try:
                 await afc.set_file_contents(
                     remote, data, progress=UploadProgress(len(data), progress)
@@ -898,17 +645,21 @@ class IosDevice:
             finally:
                 await afc.rm_single(remote, force=True)
 
+    async def _clear_staging(self) -> None:
+        async with self._pmd3.AfcService(await self._conn.lockdown()) as afc:
+            await _clear_staging(afc)
+
     async def _uninstall(self, bundle_id: str) -> None:
         if await self._lookup(bundle_id) is None:
             return
-        async with self._pmd3.InstallationProxyService(await self._lockdown_client()) as installer:
+        async with self._pmd3.InstallationProxyService(await self._conn.lockdown()) as installer:
             await installer.service.send_plist(
                 {"Command": "Uninstall", "ApplicationIdentifier": bundle_id, "ClientOptions": {}}
             )
             await _watch_installer(installer, "uninstall", lambda *_: None)
 
     async def _launch(self, bundle_id: str, env: dict[str, str], args: list[str]) -> int:
-        control = await self._process_control()
+        control = await self._conn.process_control()
         try:
             pid = await control.launch(
                 bundle_id, arguments=list(args), kill_existing=True, environment=dict(env)
@@ -924,23 +675,23 @@ class IosDevice:
         return int(pid)
 
     async def _press(self, usage: int, hold: float) -> None:
-        async with self._pmd3.IndigoHIDService(await self._developer()) as hid:
+        async with self._pmd3.IndigoHIDService(await self._conn.developer()) as hid:
             await hid.send_button(CONSUMER_PAGE, usage, HID_DOWN)
             await asyncio.sleep(hold)
             await hid.send_button(CONSUMER_PAGE, usage, HID_UP)
             await asyncio.sleep(HID_SETTLE_S)
 
     async def _sleep(self) -> None:
-        async with self._pmd3.DiagnosticsService(await self._lockdown_client()) as diag:
+        async with self._pmd3.DiagnosticsService(await self._conn.lockdown()) as diag:
             await diag.sleep()
 
     async def _induce_offline(self) -> None:
         """Find the 100 %-loss profile by listing, enable it, and hold its connection open."""
-        provider = await self._own_developer_provider()
+        provider = await self._conn.own_developer_provider()
         dvt = None
         try:
             dvt = self._pmd3.DvtProvider(provider)
-            await self._connect_developer_service(dvt)
+            await self._conn.connect_developer_service(dvt)
             inducer = self._pmd3.ConditionInducer(dvt)
             await inducer.connect()
             groups = await inducer.list()
@@ -965,21 +716,21 @@ class IosDevice:
                 await provider.close()
             raise
         # The phone ends the condition when this connection closes: keep it until cleared.
-        self._condition = _Held(provider, dvt, service=inducer, detail=profile)
+        self._conn.condition = Held(provider, dvt, service=inducer, detail=profile)
 
     async def _clear_condition(self) -> None:
         """Clear the held condition; with none held, clear whatever the phone says is active."""
-        held, self._condition = self._condition, None
+        held, self._conn.condition = self._conn.condition, None
         if held is not None:
             try:
                 # disableActiveCondition expects no reply; closing the connection right after
                 # ends the condition on the phone in any case.
                 await held.service.clear()
             finally:
-                await self._release(held)
+                await self._conn.release(held)
             return
         # Nothing held (a crashed run's condition, ended when its connection dropped): make sure.
-        provider = await self._own_developer_provider()
+        provider = await self._conn.own_developer_provider()
         try:
             async with self._pmd3.DvtProvider(provider) as dvt:
                 inducer = self._pmd3.ConditionInducer(dvt)
@@ -992,19 +743,19 @@ class IosDevice:
 
     async def _debug_endpoint(self) -> str:
         """`HOST:PORT` of debugserver: the tunnel's address on iOS 17+, else a local forward."""
-        if self._forward is not None:
-            if not self._forward.task.done():
-                return self._forward.detail
-            held, self._forward = self._forward, None  # the forward died: start a new one
-            await self._release(held)
-        if self._require_facts().major >= 17:
-            rsd = await self._developer()
+        if self._conn.forward is not None:
+            if not self._conn.forward.task.done():
+                return self._conn.forward.detail
+            held, self._conn.forward = self._conn.forward, None  # the forward died: start a new one
+            await self._conn.release(held)
+        if self._conn.require_facts().major >= 17:
+            rsd = await self._conn.developer()
             if not rsd.is_in_process_tunnel:
                 return str(Address(rsd.service.address[0], rsd.get_service_port(DEBUGSERVER_17)))
             service = DEBUGSERVER_17  # bridged through a remote tunneld: forward it here
         else:
             service = DEBUGSERVER_BELOW_17
-        provider = await self._own_developer_provider()
+        provider = await self._conn.own_developer_provider()
         listening = asyncio.Event()
         forwarder = self._pmd3.LockdownTcpForwarder(provider, 0, service, listening)
         task = asyncio.ensure_future(forwarder.start("127.0.0.1"))
@@ -1017,19 +768,14 @@ class IosDevice:
             task.result()  # raises what stopped the forward
             raise InfraError(f"{self.name}: the debugserver port forward stopped at once")
         endpoint = str(Address("127.0.0.1", forwarder.listening_port))
-        self._forward = _Held(provider, forwarder, task=task, detail=endpoint)
+        self._conn.forward = Held(provider, forwarder, task=task, detail=endpoint)
         return endpoint
 
     # -- Helpers ------------------------------------------------------------------------------
 
-    def _require_facts(self) -> _Facts:
-        if self._facts is None:
-            raise InfraError(f"{self.name}: the device is not open; open it first")
-        return self._facts
-
     def _hid_available(self) -> bool:
         """HID buttons and the lock state: iOS 17+, through the tunnel (open checked it)."""
-        return self._require_facts().major >= 17 and self._record.tunnel is not None
+        return self._conn.require_facts().major >= 17 and self._record.tunnel is not None
 
     def _can_unlock(self) -> bool:
         return self._record.unlock and (bool(self._record.wda) or self._hid_available())
@@ -1055,9 +801,57 @@ class IosDevice:
         )
 
     def _warn(self, line: str) -> None:
+        """Keep `line` for whoever opened the device to say once (the plugin's summary, the
+        CLI's `say`); logged at info only, or the CLI printed it twice."""
         if line not in self.warnings:
             self.warnings.append(line)
-            log.warning("%s", line)
+            log.info("%s", line)
+
+
+def open_log(
+    record: DeviceRecord,
+    notify: Callable[[str, str], None] | None = None,
+    pmd3: Pmd3 | None = None,
+) -> IosLogStream:
+    """Only the phone's live log: a paired phone is enough (reading the log needs no Developer
+    Mode, disk image or tunnel). Checks the phone answers now, so a missing or untrusted phone
+    says so at once (DeviceUnavailable with the fix); `notify` hears drops, gaps and returns.
+    When the reader gives up (the phone gone for good) `notify` hears "stopped" and the stream
+    ends."""
+    if not record.udid:
+        raise UsageError(f"{record.name}: an ios device needs a udid in devices.yaml")
+    pmd3 = pmd3 or Pmd3.real()
+    where = Where(record.name, record.udid, record.usbmux, record.tunnel, record.wda)
+    usbmux = f"{record.usbmux.host}:{record.usbmux.port}" if record.usbmux else None
+
+    async def connect() -> Any:
+        return await pmd3.create_using_usbmux(
+            serial=record.udid, autopair=True, pair_timeout=0, usbmux_address=usbmux
+        )
+
+    async def check() -> None:
+        await (await connect()).close()
+
+    probe = DeviceLoop(f"bgharness-check-{record.name}").start()
+    try:
+        probe.run(check(), OPEN_TIMEOUT_S)
+    except Exception as exc:
+        error = _translate(exc, where, "log", opening=True)
+        if error is None or error is exc:
+            raise
+        raise error from exc
+    finally:
+        probe.stop()
+    stream = IosLogStream(record.name)
+
+    def told(kind: str, line: str) -> None:
+        if notify is not None:
+            notify(kind, line)
+        if kind == "stopped":
+            stream.close_soon()
+
+    stream.start(LogReader(connect, pmd3.OsTraceService, stream, notify=told))
+    return stream
 
 
 class IosLogStream(QueueLogStream):
@@ -1067,11 +861,13 @@ class IosLogStream(QueueLogStream):
         super().__init__(maxsize)
         self._loop = DeviceLoop(f"bgharness-log-{device}")
         self.reader: LogReader | None = None
+        self._running: Any = None  # the reader's future, held for the reader's whole life
 
     def start(self, reader: LogReader) -> None:
         self.reader = reader
         self._loop.start()
-        self._loop.submit(reader.run()).add_done_callback(self._reader_ended)
+        self._running = self._loop.submit(reader.run())
+        self._running.add_done_callback(self._reader_ended)
 
     def _reader_ended(self, future: Any) -> None:
         """A reader that failed outside its own handling (a bug) says so in the log it feeds."""
@@ -1084,6 +880,21 @@ class IosLogStream(QueueLogStream):
     def close(self) -> None:
         super().close()
         self._loop.stop()
+
+    def close_soon(self) -> None:
+        """End the stream from its own reader (which cannot stop the loop it runs on)."""
+        QueueLogStream.close(self)
+
+
+async def _clear_staging(afc: Any) -> None:
+    """Remove the uploads a failed install left in bgharness's staging folder."""
+    try:
+        names = await afc.listdir(STAGING)
+    except AfcFileNotFoundError:
+        return
+    for name in names:
+        if name.endswith(".ipa"):
+            await afc.rm_single(f"{STAGING}/{name}", force=True)
 
 
 async def _watch_installer(installer: Any, stage: str, progress: Progress) -> None:

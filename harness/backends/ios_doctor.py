@@ -15,11 +15,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from pymobiledevice3.exceptions import PyMobileDevice3Exception, TunneldConnectionError
+from pymobiledevice3.exceptions import (
+    PasswordRequiredError,
+    PyMobileDevice3Exception,
+    TunneldConnectionError,
+)
 
 from harness.appbundle import read_app
-from harness.backends.ios import Pmd3, declared_mismatches
 from harness.backends.ios_apps import preflight, read_signing
+from harness.backends.ios_connect import Pmd3, declared_mismatches
 from harness.backends.ios_errors import (
     Where,
     fix_attach,
@@ -27,6 +31,7 @@ from harness.backends.ios_errors import (
     fix_disk_image,
     fix_trust,
     fix_tunnel,
+    fix_unlock,
     fix_usbmuxd,
     fix_wda,
     translate,
@@ -280,8 +285,21 @@ async def _with_lockdown(
     else:
         add("Developer Mode", "ok", f"not needed on iOS {ios}")
     kind = "Developer" if ios_major < 17 else "Personalized"
-    async with pmd3.MobileImageMounterService(lockdown) as mounter:
-        mounted = await mounter.is_image_mounted(kind)
+    try:
+        async with pmd3.MobileImageMounterService(lockdown) as mounter:
+            mounted = await mounter.is_image_mounted(kind)
+    except (PyMobileDevice3Exception, OSError) as exc:
+        # The disk image's own check failed: say so under its name, with its own fix (not the
+        # "Developer Mode or disk image" guess, Developer Mode having just been checked).
+        locked = isinstance(exc, PasswordRequiredError)
+        add(
+            "disk image",
+            "fail",
+            f"the phone's image mounter did not answer ({type(exc).__name__}: {exc})",
+            fix_unlock(where) if locked else fix_disk_image(where),
+        )
+        add("tunnel", "skip", _AFTER_FAILURE)
+        return
     if mounted:
         add("disk image", "ok", f"{kind} image mounted")
     else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 from pymobiledevice3.dtx.exceptions import DTXNsError, DTXProtocolError
@@ -46,7 +47,13 @@ from pymobiledevice3.exceptions import (
     UserDeniedPairingError,
     WdaError,
 )
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential,
+)
 
 from harness.backends.ios_loop import LoopStopped, LoopTimeout
 from harness.errors import AppError, DeviceUnavailable, HarnessError, InfraError, UsageError
@@ -57,6 +64,9 @@ from harness.inventory import Address
 ATTEMPTS = 3
 FIRST_WAIT_S = 0.5
 MAX_WAIT_S = 4.0
+# An install outlasts a replug: a phone re-enumerating on USB (or a hub resetting) takes seconds,
+# and an upload of hundreds of megabytes is not to be thrown away for it.
+REPLUG_PATIENCE_S = 30.0
 
 _TRANSIENT = (
     ConnectionTerminatedError,  # stream closed, cable pulled mid-call (StreamClosedError too)
@@ -77,13 +87,21 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, _TRANSIENT) and not isinstance(exc, _NOT_TRANSIENT)
 
 
-def retrying(attempts: int = ATTEMPTS, before_retry: Callable[[], None] | None = None) -> Retrying:
+def retrying(
+    attempts: int = ATTEMPTS,
+    before_retry: Callable[[], None] | None = None,
+    patience_s: float | None = None,
+) -> Retrying:
     """Bounded retries of transient failures; the last failure is re-raised as it was.
 
     `before_retry` runs before each new attempt (the backend drops its stale connections there).
+    With `patience_s`, tries go on (at least `attempts` of them) until that many seconds passed.
     """
+    stop: Any = stop_after_attempt(attempts)
+    if patience_s is not None:
+        stop = stop_after_attempt(attempts) & stop_after_delay(patience_s)
     return Retrying(
-        stop=stop_after_attempt(attempts),
+        stop=stop,
         wait=wait_exponential(multiplier=FIRST_WAIT_S, max=MAX_WAIT_S),
         retry=retry_if_exception(is_transient),
         before_sleep=(lambda _state: before_retry()) if before_retry else None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import posixpath
+import threading
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -153,12 +154,20 @@ class LogReader:
         *,
         attempts: int | None = None,
         waits: tuple[float, ...] | None = None,
+        notify: Callable[[str, str], None] | None = None,
     ):
         self._connect, self._service, self.stream = connect, service, stream
+        # Told ("dropped" | "back" | "stopped", what happened) as it happens: `parse --device`
+        # prints it; a test's log carries the gap entries instead.
+        self._notify = notify or (lambda _kind, _line: None)
+        self._down = False
         self.continuity = Continuity()
         self._attempts = RECONNECTS if attempts is None else attempts
         self._waits = RECONNECT_WAIT_S if waits is None else waits
         self.error: BaseException | None = None  # why the reader gave up, if it did
+        # Set once the first connection's log service is open (or the reader gave up): a live
+        # log shows only what is logged after that, so the device waits for it (IosDevice).
+        self.streaming = threading.Event()
 
     def _deliver(self, entries: list[LogEntry]) -> None:
         for entry in entries:
@@ -171,7 +180,13 @@ class LogReader:
                 async with contextlib.aclosing(self._read_once()) as entries:
                     async for entry in entries:
                         failures = 0
-                        self._deliver(self.continuity.accept(entry))
+                        if self._down:
+                            self._down = False
+                            self._notify("back", "the device log stream is back")
+                        delivered = self.continuity.accept(entry)
+                        for gap in delivered[:-1]:  # a gap entry comes before the entry it precedes
+                            self._notify("gap", gap.message.removeprefix("log gap: "))
+                        self._deliver(delivered)
                         if self.stream.closed:
                             return
                 reason = "the device ended the stream"
@@ -184,6 +199,9 @@ class LogReader:
                 reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
             failures += 1
             self.continuity.dropped(reason)
+            if not self._down:
+                self._down = True
+                self._notify("dropped", f"the device log stream dropped ({reason}); reconnecting")
             if failures > self._attempts:
                 self._give_up(None, f"{reason}; {self._attempts} reconnects failed")
                 return
@@ -195,6 +213,7 @@ class LogReader:
         try:
             async with self._service(provider) as service:
                 messages = service.syslog()
+                self.streaming.set()
                 try:
                     async for raw in messages:
                         yield to_entry(raw)
@@ -206,12 +225,10 @@ class LogReader:
     def _give_up(self, exc: BaseException | None, reason: str) -> None:
         self.error = exc
         since = self.continuity.last_time
-        self._deliver(
-            [
-                gap_entry(
-                    time.time() if since is None else since,
-                    f"the device log stream stopped ({reason}); nothing the device logged after "
-                    f"{_when(since)} was read",
-                )
-            ]
+        said = (
+            f"the device log stream stopped ({reason}); nothing the device logged after "
+            f"{_when(since)} was read"
         )
+        self._deliver([gap_entry(time.time() if since is None else since, said)])
+        self.streaming.set()
+        self._notify("stopped", said)

@@ -40,6 +40,9 @@ class DeviceLoop:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        # asyncio keeps only weak references to tasks: a task whose future nobody holds can be
+        # collected mid-await (a live log reader stopped for good at a garbage collection).
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
     def running(self) -> bool:
@@ -100,7 +103,17 @@ class DeviceLoop:
         if loop is None:
             coro.close()
             raise self._stopped()
-        return asyncio.run_coroutine_threadsafe(coro, loop)
+        return asyncio.run_coroutine_threadsafe(self._held(coro), loop)
+
+    async def _held(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run `coro` as a task this loop references strongly until it ends."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            return await coro
+        finally:
+            self._tasks.discard(task)
 
     def _accepting(self) -> asyncio.AbstractEventLoop | None:
         """The loop, if it takes work now."""

@@ -19,7 +19,8 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.errors import UsageError
+from harness.device import LogStream
+from harness.errors import DeviceUnavailable, UsageError
 from harness.events import KINDS, Event
 from harness.lab import Lab
 from harness.logparse import (
@@ -157,11 +158,27 @@ def _say(line: str) -> None:
 
 
 def _follow_device(args: argparse.Namespace, selection: Selection) -> None:
-    """A device's live log until it ends or Ctrl-C; --count prints the count at the end."""
+    """A device's live log until it ends or Ctrl-C; --count prints the count at the end.
+
+    A phone's log needs only a paired phone (`ios.open_log`); drops, gaps and returns are said
+    on stderr as they happen, and when the phone is gone for good the command says so and ends.
+    """
     devices = Path(args.devices)
     lab = Lab.load(devices, state_dir(devices), _say)
+    stopped: list[str] = []
     try:
-        stream = lab.open(args.device).log_stream()
+        record = lab.record(args.device)
+        if record.backend == "ios":
+            from harness.backends.ios import open_log  # imports pymobiledevice3
+
+            def notify(kind: str, line: str) -> None:
+                _say(f"{args.device}: {line}")
+                if kind == "stopped":
+                    stopped.append(line)
+
+            stream: LogStream = open_log(record, notify)
+        else:
+            stream = lab.open(args.device).log_stream()
         _say(f"reading {args.device}'s log; Ctrl-C stops")
         events = selection.select(e for entry in stream for e in parse_entry(entry))
         count = 0
@@ -179,6 +196,11 @@ def _follow_device(args: argparse.Namespace, selection: Selection) -> None:
             stream.close()
         if args.count:
             print(count)
+        if stopped:
+            raise DeviceUnavailable(
+                f"{args.device}: gave up reading the log: the phone is gone (check the cable, "
+                "unlock it, then run the command again)"
+            )
     finally:
         lab.close()
 
