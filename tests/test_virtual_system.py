@@ -7,10 +7,11 @@ import pytest
 from harness.appbundle import read_app
 from harness.backends import virtual_system
 from harness.backends.virtual import VirtualIPhone
+from harness.device import Device
 from harness.errors import AppError, UsageError
 from harness.inventory import DeviceRecord
 from harness.journal import KINDS, Journal
-from harness.session import UNDO, UNDONE, App, Session, recover
+from harness.session import App, Session, recover
 from tests.paths import PROBE_PLIST
 
 REFRESH = {"register": ["refresh"], "submit": [{"type": "refresh", "id": "refresh"}]}
@@ -36,8 +37,10 @@ def bg(phone, tmp_path):
     session.close()
 
 
-def test_every_perturbation_kind_has_its_undo_and_its_words():
-    assert set(KINDS) == set(UNDO) == set(UNDONE)
+def test_every_perturbation_kind_is_undone_by_a_device_verb_and_says_so():
+    for kind, info in KINDS.items():
+        assert callable(getattr(Device, info.undo, None)), f"{kind}: no Device.{info.undo}"
+        assert info.done and info.undone
 
 
 @pytest.mark.parametrize(
