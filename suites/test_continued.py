@@ -115,11 +115,11 @@ def test_a_continued_submit_from_the_background_is_refused(app, bg):
     app.launch(
         plan={
             "register": [task],
-            "after_launch": [{"at_s": 10, "do": [continued(task)]}],
+            # 2 s after Home: before the app is suspended (a few seconds on a phone; facts G7).
+            "after_launch": [{"at_s": 2, "do": [continued(task)]}],
             "handler": {"work_s": 10},
         }
     )
-    bg.expect("app.launched", source="probe", within=5)
     app.background()
     failed = bg.expect("task.submit_failed", task=task, source="probe", within=30)
     bg.expect_none("task.launched", task=task, source="probe", during=10)

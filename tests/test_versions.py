@@ -33,7 +33,7 @@ def test_versions(text, key):
 def test_a_beta_is_the_release_it_leads_to_in_the_filter_and_the_backend():
     """Before, "18.0b2" crashed the device filter (int("0b2")) and was 18.0.2 in the ios
     backend, so a phone on the beta of what devices.yaml declared got a false warning."""
-    from harness.backends.ios import declared_mismatches
+    from harness.backends.ios_connect import declared_mismatches
 
     beta = DeviceRecord(name="p", backend="ios", ios="18.0b2", udid="0" * 40)
     assert parse_filter("ios >= 18")(beta) and not parse_filter("ios > 18")(beta)
