@@ -3,7 +3,7 @@ when they end, and stop at a force quit (facts B5, G4, A10; seed question 13).""
 
 import pytest
 
-from harness.errors import AppError
+from harness.core.errors import AppError
 
 pytestmark = pytest.mark.device
 

@@ -1,4 +1,5 @@
-"""Runs one conformance fixture against the virtual iPhone's probe (harness.backends.virtual_probe).
+"""Runs one conformance fixture against the virtual iPhone's probe
+(harness.device.backends.virtual_probe).
 
 A fixture is a plan, the system's answers, the stimuli in order and the exact probe events (and
 BGTaskScheduler/service calls) expected. ProbeKit's XCTest runs the same files with its own fakes,
@@ -12,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.backends.virtual_probe import ProbeRunner
-from harness.clock import VirtualClock
-from harness.errors import PlanError
-from harness.plan import Request, plan_from_json
+from harness.core.clock import VirtualClock
+from harness.core.errors import PlanError
+from harness.data.plan import Request, plan_from_json
+from harness.device.backends.virtual_probe import ProbeRunner
 from tests.paths import ROOT
 
 FIXTURES = ROOT / "suites/apps/BGProbe/conformance/fixtures.json"

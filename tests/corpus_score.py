@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT.parent) not in sys.path:
     sys.path.insert(0, str(ROOT.parent))
 
-from harness.logparse import parse_lines  # noqa: E402
+from harness.core.logparse import parse_lines  # noqa: E402
 
 DATA = ROOT / "data"
 ISSUE_LINES = DATA / "corpus" / "issue-lines.jsonl"

@@ -7,8 +7,8 @@ conformance/suite-plans.json holds every plan they use and ProbeKit's XCTest dec
 
 import os
 
-from harness.backends.virtual import VirtualIPhone
-from harness.plan import PLAN_ENV
+from harness.data.plan import PLAN_ENV
+from harness.device.backends.virtual import VirtualIPhone
 
 _launch = VirtualIPhone.launch
 

@@ -1,4 +1,4 @@
-"""harness.appbundle: reading .ipa/.app/Info.plist, iOS's identifier rules, deterministic .ipa.
+"""harness.data.appbundle: reading .ipa/.app/Info.plist, iOS's identifier rules, deterministic .ipa.
 
 Packaging choice tested here: `content_hash` covers the files of the .app (paths relative to the
 .app root, plus bytes), so an .ipa and the same .app unzipped compare equal, and re-zipping with
@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from harness.appbundle import AppInfo, assemble_ipa, read_app
-from harness.errors import AppError
+from harness.core.errors import AppError
+from harness.data.appbundle import AppInfo, assemble_ipa, read_app
 
 PROBE_DIR = Path(__file__).resolve().parent.parent / "suites" / "apps" / "BGProbe"
 PROBE_PLIST = PROBE_DIR / "Info.plist"

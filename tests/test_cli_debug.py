@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import debug, main
-from harness.cli.debug import format_answer, simulate
-from harness.debugger import simulate_launch_command
-from harness.errors import UsageError
-from harness.lab import Lab
-from harness.session import App, Session
+from harness.core.debugger import simulate_launch_command
+from harness.core.errors import UsageError
+from harness.lab.lab import Lab
+from harness.session.session import App, Session
+from harness.surfaces.cli import debug, main
+from harness.surfaces.cli.debug import format_answer, simulate
 from tests.paths import PROBE_PLIST
 
 ROOT = Path(__file__).resolve().parents[1]

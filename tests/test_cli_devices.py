@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends import ios
-from harness.cli import main
+from harness.device.backends import ios
+from harness.surfaces.cli import main
 from tests.test_ios_fakes import UDID, FakePhone, make_app
 
 OTHER = "00008140-001A2B3C4D5E6F70"

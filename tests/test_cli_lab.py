@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-from harness.lease import Holder, LeaseDir
+from harness.lab.lease import Holder, LeaseDir
+from harness.surfaces.cli import main
 from tests.paths import PROBE_PLIST
 
 LAB = f"""\

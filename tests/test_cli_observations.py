@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-from harness.observations import Observation, ObservationLog
+from harness.data.observations import Observation, ObservationLog
+from harness.surfaces.cli import main
 
 SVG = "{http://www.w3.org/2000/svg}"
 GAP = "suites/test_experiments.py::test_continued_progress_gap"

@@ -17,11 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.cli import main
-from harness.cli import parse as parse_cli
-from harness.events import KINDS, LogEntry
-from harness.lab import Lab
-from harness.plan import PLAN_ENV, build_plan
+from harness.core.events import KINDS, LogEntry
+from harness.data.plan import PLAN_ENV, build_plan
+from harness.lab.lab import Lab
+from harness.surfaces.cli import main
+from harness.surfaces.cli import parse as parse_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC).timestamp()

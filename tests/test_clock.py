@@ -1,6 +1,6 @@
 import threading
 
-from harness.clock import VirtualClock
+from harness.core.clock import VirtualClock
 
 
 def test_wait_runs_the_next_due_timer_and_jumps_to_it():

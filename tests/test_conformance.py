@@ -1,12 +1,12 @@
 """The conformance table against the virtual iPhone's probe; ProbeKit's XCTest runs the same file.
 
 A fixture that either side fails fails the build (make test runs both). Every event's attrs must
-have the names and JSON types harness.events.PROBE_EVENTS documents.
+have the names and JSON types harness.core.events.PROBE_EVENTS documents.
 """
 
 import pytest
 
-from harness.events import probe_attr_problems
+from harness.core.events import probe_attr_problems
 from tests.conformance import load_fixtures, run_fixture
 
 FIXTURES = load_fixtures()
@@ -40,12 +40,13 @@ def test_a_changed_expectation_fails():
 
 
 def test_the_readme_event_table_is_generated_from_events_py():
-    from harness.events import probe_events_markdown
+    from harness.core.events import probe_events_markdown
     from tests.paths import ROOT
 
     readme = (ROOT / "README.md").read_text()
     begin, end = "<!-- probe-events:begin -->\n", "<!-- probe-events:end -->"
     table = readme[readme.index(begin) + len(begin) : readme.index(end)]
     assert table == probe_events_markdown(), (
-        "regenerate: python -c 'from harness.events import probe_events_markdown as m; print(m())'"
+        "regenerate: python -c "
+        "'from harness.core.events import probe_events_markdown as m; print(m())'"
     )

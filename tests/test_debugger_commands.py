@@ -1,12 +1,12 @@
 import pytest
 
-from harness.debugger import (
+from harness.core.debugger import (
     check_task_id,
     parse_simulate_command,
     simulate_expiration_command,
     simulate_launch_command,
 )
-from harness.errors import UsageError
+from harness.core.errors import UsageError
 
 
 def test_the_commands_are_apples_recipe_verbatim():

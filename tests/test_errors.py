@@ -1,4 +1,4 @@
-"""Failure categories live on the exception classes (harness.errors), and every error the
+"""Failure categories live on the exception classes (harness.core.errors), and every error the
 harness raises on purpose has one."""
 
 import re
@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import errors
-from harness.errors import CATEGORIES, HarnessError
-from harness.lldb import LldbFailure, Step, diagnose
-from harness.report import classify
-from harness.timeline import Expectation
+from harness.core import errors
+from harness.core.errors import CATEGORIES, HarnessError
+from harness.core.timeline import Expectation
+from harness.device.lldb import LldbFailure, Step, diagnose
+from harness.surfaces.report import classify
 
 HARNESS = Path(__file__).resolve().parent.parent / "harness"
 CONTEXT = {"device": "iphone-usb", "pid": 412, "endpoint": "[fd7b::1]:58783", "command": "e 1"}

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness import report
-from harness.appbundle import read_app
-from harness.events import LogEntry
+from harness.core.events import LogEntry
+from harness.data.appbundle import read_app
+from harness.surfaces import report
 from tests.paths import PROBE_PLIST
 from tests.test_plugin import DEVICES
 

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.appbundle import read_app
-from harness.backends.virtual import VirtualIPhone
-from harness.errors import UsageError
-from harness.inventory import DeviceRecord
-from harness.journal import Journal
-from harness.session import DECIDED_GRACE_S, App, Session
-from harness.timeline import Expectation, ExpectationFailed
+from harness.core.errors import UsageError
+from harness.core.timeline import Expectation, ExpectationFailed
+from harness.data.appbundle import read_app
+from harness.data.inventory import DeviceRecord
+from harness.data.journal import Journal
+from harness.device.backends.virtual import VirtualIPhone
+from harness.session.session import DECIDED_GRACE_S, App, Session
 from tests.paths import PROBE_PLIST
 
 HOUR_AND_A_HALF = 5400.0

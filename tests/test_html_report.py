@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import HarnessError
-from harness.report import build_html, find_allure
+from harness.core.errors import HarnessError
+from harness.surfaces.report import build_html, find_allure
 from tests.paths import PROBE_PLIST
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.device_filter import parse_filter
-from harness.errors import InventoryError, UsageError
-from harness.inventory import Address, DeviceRecord, Inventory, load_inventory
+from harness.core.errors import InventoryError, UsageError
+from harness.data.device_filter import parse_filter
+from harness.data.inventory import Address, DeviceRecord, Inventory, load_inventory
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from harness.errors import InventoryError
-from harness.inventory import load_inventory
+from harness.core.errors import InventoryError
+from harness.data.inventory import load_inventory
 from tests.paths import PROBE_PLIST, ROOT
 
 IOS = "    backend: ios\n    udid: 00008110-000A1B2C3D4E5F60\n"
@@ -106,7 +106,7 @@ def test_a_broken_inventory_is_read_once_per_run(pytester):
     for i in range(3):
         pytester.makepyfile(**{f"test_{i}": "def test_a(bg):\n    pass\n"})
     pytester.makeconftest("""
-        import atexit, harness.lab as lab, harness.plugin as plugin
+        import atexit, harness.lab.lab as lab, harness.surfaces.pytest_plugin.plugin as plugin
         real, calls = lab.load_inventory, []
         def counted(*args):
             calls.append(args)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.appbundle import read_app
-from harness.backends.ios_apps import (
+from harness.data.appbundle import read_app
+from harness.device.backends.ios_apps import (
     InstallRecords,
     Signing,
     already_installed,

@@ -24,17 +24,7 @@ from pymobiledevice3.exceptions import (
     TunneldConnectionError,
 )
 
-from harness.backends import ios, ios_errors
-from harness.backends.ios import (
-    DEBUGSERVER_17,
-    DEBUGSERVER_BELOW_17,
-    IosDevice,
-    offline_profile,
-    parse_lock_state,
-)
-from harness.backends.ios_connect import declared_mismatches
-from harness.device import Device
-from harness.errors import (
+from harness.core.errors import (
     AppError,
     DeviceUnavailable,
     HarnessError,
@@ -42,7 +32,17 @@ from harness.errors import (
     Unsupported,
     UsageError,
 )
-from harness.plan import PLAN_ENV
+from harness.data.plan import PLAN_ENV
+from harness.device.backends import ios, ios_errors
+from harness.device.backends.ios import (
+    DEBUGSERVER_17,
+    DEBUGSERVER_BELOW_17,
+    IosDevice,
+    offline_profile,
+    parse_lock_state,
+)
+from harness.device.backends.ios_connect import declared_mismatches
+from harness.device.contract import Device
 from tests.test_ios_fakes import (
     CONDITIONS,
     FULL_LOSS,
@@ -83,9 +83,11 @@ def opened(tmp_path):
 
 @pytest.fixture
 def lldb(monkeypatch):
-    """harness.lldb (the lldb bridge, another issue): a stand-in that records the endpoint."""
+    """harness.device.lldb (the lldb bridge): a stand-in that records the endpoint."""
     bridge = MagicMock(name="LldbBridge")
-    monkeypatch.setitem(sys.modules, "harness.lldb", types.SimpleNamespace(LldbBridge=bridge))
+    monkeypatch.setitem(
+        sys.modules, "harness.device.lldb", types.SimpleNamespace(LldbBridge=bridge)
+    )
     return bridge
 
 
@@ -116,7 +118,7 @@ def test_open_reads_the_phone_and_info_reports_it(opened):
 
 
 def test_a_remote_usbmuxd_is_asked_by_address(opened):
-    from harness.inventory import Address
+    from harness.data.inventory import Address
 
     phone = FakePhone()
     opened(phone, make_record(usbmux=Address("10.0.0.5", 27015)))
@@ -631,7 +633,7 @@ def test_a_failing_test_still_leaves_no_thread(tmp_path):
 
 
 def test_the_open_device_factory_opens_ios(monkeypatch, tmp_path):
-    from harness.backends import open_device
+    from harness.device.backends import open_device
 
     phone = FakePhone()
     monkeypatch.setattr(ios.Pmd3, "real", classmethod(lambda cls: phone.pmd3))
@@ -643,8 +645,8 @@ def test_the_open_device_factory_opens_ios(monkeypatch, tmp_path):
 
 
 def test_the_endpoint_is_what_the_lldb_bridge_parses(opened):
-    lldb = pytest.importorskip("harness.lldb")
-    from harness.inventory import Address
+    lldb = pytest.importorskip("harness.device.lldb")
+    from harness.data.inventory import Address
 
     phone = FakePhone("26.1", "iPhone17,3")
     device = opened(phone, modern_record())

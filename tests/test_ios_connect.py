@@ -7,9 +7,9 @@ from unittest.mock import MagicMock
 
 import pytest
 
-from harness.backends.ios_connect import Connections, Held, _ended
-from harness.backends.ios_errors import Where
-from harness.inventory import DeviceRecord
+from harness.data.inventory import DeviceRecord
+from harness.device.backends.ios_connect import Connections, Held, _ended
+from harness.device.backends.ios_errors import Where
 
 
 def connections() -> Connections:

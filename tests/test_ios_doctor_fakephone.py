@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-from harness.lab import Lab
+from harness.lab.lab import Lab
+from harness.surfaces.cli import main
 from tests.fakephone import FakePhone
 from tests.test_ios_fakes import make_app
 

@@ -36,11 +36,11 @@ from pymobiledevice3.exceptions import (
     WdaError,
 )
 
-from harness.backends import ios_errors
-from harness.backends.ios_errors import Where, is_transient, retrying, translate
-from harness.backends.ios_loop import LoopStopped, LoopTimeout
-from harness.errors import AppError, DeviceUnavailable, HarnessError, InfraError, UsageError
-from harness.inventory import Address
+from harness.core.errors import AppError, DeviceUnavailable, HarnessError, InfraError, UsageError
+from harness.data.inventory import Address
+from harness.device.backends import ios_errors
+from harness.device.backends.ios_errors import Where, is_transient, retrying, translate
+from harness.device.backends.ios_loop import LoopStopped, LoopTimeout
 
 UDID = "00008110-000A1B2C3D4E5F60"
 HERE = Where("iphone", UDID, tunnel=Address("127.0.0.1", 49151), wda="http://127.0.0.1:8100")

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from harness.backends import ios, ios_errors
-from harness.backends.ios import IosDevice
-from harness.errors import AppError, DeviceUnavailable, HarnessError, InfraError
+from harness.core.errors import AppError, DeviceUnavailable, HarnessError, InfraError
+from harness.device.backends import ios, ios_errors
+from harness.device.backends.ios import IosDevice
 from tests.fakephone import FakePhone, LogLine
 from tests.fakephone.fixtures import record_for
 from tests.test_ios_fakes import make_app
@@ -282,8 +282,8 @@ def test_a_cable_pull_mid_log_is_a_gap_entry_when_nothing_overlaps(
 
 
 def test_the_lab_releases_the_phones_lease_on_close(fake: FakePhone, tmp_path):
-    from harness.lab import Lab
-    from harness.lease import Holder, LeaseDir, Leases
+    from harness.lab.lab import Lab
+    from harness.lab.lease import Holder, LeaseDir, Leases
 
     (tmp_path / "devices.yaml").write_text(
         f"devices:\n  - name: lab-iphone\n    backend: ios\n    udid: {fake.udid}\n"

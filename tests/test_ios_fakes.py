@@ -50,8 +50,8 @@ from pymobiledevice3.tcp_forwarder import LockdownTcpForwarder
 from pymobiledevice3.tunneld.api import get_tunneld_device_by_udid, get_tunneld_tunnels
 from pymobiledevice3.usbmux import MuxDevice, list_devices
 
-from harness.backends.ios import Pmd3
-from harness.inventory import Address, DeviceRecord
+from harness.data.inventory import Address, DeviceRecord
+from harness.device.backends.ios import Pmd3
 from tests.paths import PROBE_PLIST
 
 UDID = "00008110-000A1B2C3D4E5F60"

@@ -12,10 +12,10 @@ from pymobiledevice3.exceptions import (
     ProtocolError,
 )
 
-from harness.backends.ios import IosDevice, IosLogStream
-from harness.backends.ios_log import GAP_PROCESS, Continuity, LogReader, gap_entry, to_entry
-from harness.events import LogEntry
-from harness.logparse import parse_entry
+from harness.core.events import LogEntry
+from harness.core.logparse import parse_entry
+from harness.device.backends.ios import IosDevice, IosLogStream
+from harness.device.backends.ios_log import GAP_PROCESS, Continuity, LogReader, gap_entry, to_entry
 from tests.test_ios_fakes import UDID, FakePhone, bgharness_threads, make_record, syslog_entry
 
 T0 = time.time() - 60

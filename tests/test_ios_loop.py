@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from harness.backends.ios_loop import DeviceLoop, LoopStopped, LoopTimeout
+from harness.device.backends.ios_loop import DeviceLoop, LoopStopped, LoopTimeout
 
 
 def loop_threads() -> list[str]:
@@ -121,7 +121,7 @@ def test_an_interrupted_caller_cancels_the_call_and_leaves_no_thread():
 def test_a_loop_nobody_stopped_is_stopped_at_exit():
     script = """
 import asyncio, sys
-from harness.backends.ios_loop import DeviceLoop
+from harness.device.backends.ios_loop import DeviceLoop
 
 async def forever():
     try:

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from harness.backends import ios_log
-from harness.cli import main
+from harness.device.backends import ios_log
+from harness.surfaces.cli import main
 from tests.fakephone import FakePhone, LogLine
 
 COMPLETED = "Marking simulated task complete: <BGAppRefreshTask: dev.bgharness.probe.refresh>"

@@ -64,7 +64,7 @@ def test_outside_ci_a_phone_that_is_not_ready_is_skipped(pytester, fake, monkeyp
 
 APP_INFRA_TEST = """\
 import pytest
-from harness.errors import InfraError
+from harness.core.errors import InfraError
 
 @pytest.mark.device
 def test_the_phone_drops(app, device, monkeypatch):

@@ -1,6 +1,6 @@
 """A whole suite file through the ios backend, against the fake phone over the real protocols.
 
-The fake phone is driven by the virtual iPhone (harness.backends.virtual, through its public
+The fake phone is driven by the virtual iPhone (harness.device.backends.virtual, through its public
 verbs): what the app does on launch, kill and a network condition is the model's answer, and
 its log is the phone's os_trace stream. Everything the suite does goes through pymobiledevice3
 and the fake phone's usbmuxd, lockdownd, installation_proxy, AFC, os_trace and DTX — except the
@@ -13,9 +13,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from harness.backends.ios import IosDevice
-from harness.backends.virtual import VirtualIPhone
-from harness.inventory import DeviceRecord
+from harness.data.inventory import DeviceRecord
+from harness.device.backends.ios import IosDevice
+from harness.device.backends.virtual import VirtualIPhone
 from tests.fakephone import FakePhone
 from tests.fakephone.fixtures import fresh_udid, ours
 from tests.test_ios_fakes import make_app

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from harness.errors import HarnessError
-from harness.journal import Journal
+from harness.core.errors import HarnessError
+from harness.data.journal import Journal
 
 
 def dead_pid() -> int:
@@ -56,8 +56,8 @@ def test_the_current_process_is_never_abandoned(tmp_path):
 def test_one_table_of_perturbation_kinds_names_device_verbs_that_exist():
     """journal.KINDS is the only place a kind is described and its undo named; the session
     undoes through it, so a kind whose undo verb is not on the Device contract cannot ship."""
-    from harness.device import Device
-    from harness.journal import KINDS, Kind
+    from harness.data.journal import KINDS, Kind
+    from harness.device.contract import Device
 
     assert set(KINDS) == set(Kind)
     for kind, info in KINDS.items():

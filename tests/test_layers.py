@@ -41,7 +41,7 @@ def modules() -> dict[str, Path]:
 
 def imports(path: Path, known: set[str]) -> list[str]:
     """The modules `path` imports (at the top or inside a function), harness ones resolved to
-    the module: `from harness import report` is harness.report."""
+    the module: `from harness import report` is harness.surfaces.report."""
     names = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
@@ -64,8 +64,10 @@ def violations(layer_of: dict[str, str], imported: dict[str, list[str]]) -> list
                 theirs = layer_of.get(name)
                 if theirs is not None and rank[theirs] > rank[mine]:
                     said.append(f"{module} ({mine}) imports {name} ({theirs}), a layer above")
-            elif top in PYTEST and module != "harness.plugin":
-                said.append(f"{module} imports {name}: only harness.plugin may")
+            elif top in PYTEST and module != "harness.surfaces.pytest_plugin.plugin":
+                said.append(
+                    f"{module} imports {name}: only harness.surfaces.pytest_plugin.plugin may"
+                )
             elif top in NOT_IN_CORE and mine == "core":
                 said.append(f"{module} is core and imports {name}")
     return said
@@ -89,13 +91,22 @@ def test_no_module_imports_from_a_layer_above_its_own():
 @pytest.mark.parametrize(
     ("imported", "wrong"),
     [
-        ({"harness.events": ["harness.session"]}, "harness.events (core) imports harness.session"),
-        ({"harness.session": ["pytest"]}, "harness.session imports pytest: only harness.plugin"),
-        ({"harness.logparse": ["subprocess"]}, "harness.logparse is core and imports subprocess"),
+        (
+            {"harness.core.events": ["harness.session.session"]},
+            "harness.core.events (core) imports harness.session.session",
+        ),
+        (
+            {"harness.session.session": ["pytest"]},
+            "harness.session.session imports pytest: only harness.surfaces.pytest_plugin.plugin",
+        ),
+        (
+            {"harness.core.logparse": ["subprocess"]},
+            "harness.core.logparse is core and imports subprocess",
+        ),
     ],
 )
 def test_the_rule_catches_what_it_forbids(imported, wrong):
-    layer_of = {"harness.events": "core", "harness.session": "session"}
-    layer_of |= {"harness.logparse": "core"}
+    layer_of = {"harness.core.events": "core", "harness.session.session": "session"}
+    layer_of |= {"harness.core.logparse": "core"}
     [said] = violations(layer_of, imported)
     assert said.startswith(wrong)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.inventory import DeviceRecord
-from harness.lease import (
+from harness.data.inventory import DeviceRecord
+from harness.lab.lease import (
     DeviceBusy,
     Holder,
     Lease,

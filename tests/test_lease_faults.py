@@ -21,8 +21,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from harness.cli import main
-from harness.lease import (
+from harness.lab.lease import (
     Holder,
     LeaseDir,
     LeaseError,
@@ -31,6 +30,7 @@ from harness.lease import (
     Leases,
     LeaseState,
 )
+from harness.surfaces.cli import main
 
 KEY = "virtual-phone-a-0123456789"
 REPO = Path(__file__).resolve().parents[1]
@@ -235,7 +235,7 @@ def test_two_users_share_one_lease_folder(tmp_path):
         os.umask(old)
     time.sleep(0.01)  # past its time-to-live
     script = (
-        "import sys; from harness.lease import *; "
+        "import sys; from harness.lab.lease import *; "
         "l = Leases(LeaseDir(sys.argv[1]), Holder.this_process(), ttl=30, say=print); "
         f"l.acquire({KEY!r}, 'phone-a'); "
         f"print('holder', LeaseDir(sys.argv[1]).read({KEY!r}).holder.user); l.release_all()"
@@ -245,7 +245,7 @@ def test_two_users_share_one_lease_folder(tmp_path):
     run = {"capture_output": True, "text": True, "user": 65534, "group": 65534, "env": env}
     python = "/usr/bin/python3"  # this venv's interpreter may sit in root's home
     try:
-        probe = subprocess.run([python, "-c", "import harness.lease"], **run, timeout=120)
+        probe = subprocess.run([python, "-c", "import harness.lab.lease"], **run, timeout=120)
     except OSError:
         probe = None
     if probe is None or probe.returncode:
@@ -323,8 +323,8 @@ def test_fuzz_lease_files_long(tmp_path, text):
 PLUGIN_RUN = """\
 import errno, os, time
 import pytest
-from harness.lease import LeaseState
-from harness.plugin import _plugin_key
+from harness.lab.lease import LeaseState
+from harness.surfaces.pytest_plugin.plugin import _plugin_key
 
 @pytest.mark.device
 def test_1_disk_fills_during_the_test(bg, request, monkeypatch):

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.clock import WallClock
-from harness.debugger import simulate_expiration_command, simulate_launch_command
-from harness.errors import DebuggerError, DebugUsageError, InfraError, UsageError
-from harness.events import LogEntry
-from harness.inventory import Address
-from harness.journal import Journal
-from harness.lldb import (
+from harness.core.clock import WallClock
+from harness.core.debugger import simulate_expiration_command, simulate_launch_command
+from harness.core.errors import DebuggerError, DebugUsageError, InfraError, UsageError
+from harness.core.events import LogEntry
+from harness.data.inventory import Address
+from harness.data.journal import Journal
+from harness.device.lldb import (
     LLDB_ENV,
     RULES,
     LldbBridge,
@@ -40,8 +40,8 @@ from harness.lldb import (
     lldb_command,
     parse_endpoint,
 )
-from harness.logstream import QueueLogStream
-from harness.session import Session
+from harness.device.logstream import QueueLogStream
+from harness.session.session import Session
 from tests.fixtures import native
 
 FAKE = Path(__file__).parent / "fixtures" / "fake_lldb.py"

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from pymobiledevice3.cli.syslog import format_json_line, format_line
 from pymobiledevice3.services.os_trace import SyslogEntry, SyslogLabel, SyslogLogLevel
 
-from harness import timeline_svg
-from harness.events import KINDS, REASONS, Event, LogEntry
-from harness.logparse import (
+from harness.core import timeline_svg
+from harness.core.events import KINDS, REASONS, Event, LogEntry
+from harness.core.logparse import (
     NO_PID,
     NO_TIME,
     TRIGGERS,
@@ -535,7 +535,7 @@ SYSTEM_LINES: dict[str, str | None] = {
     "gpu.denied": "Execution of the command buffer was aborted due to an error during "
                   "execution. Insufficient Permission (to submit GPU Work from background)",
     "debugger.error": "error: The expression could not be prepared to run in the target",
-    # Written only by the probe app (harness.events.PROBE_EVENTS): no system line.
+    # Written only by the probe app (harness.core.events.PROBE_EVENTS): no system line.
     **{k: None for k in ("app.tapped", "plan.rejected", "task.cancel_requested",
                          "keychain.read", "file.access", "bgtime.began", "bgtime.ended",
                          "bgtime.expired", "upload.started", "upload.finished",

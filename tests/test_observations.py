@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import UsageError
-from harness.observations import (
+from harness.core.errors import UsageError
+from harness.data.observations import (
     Distribution,
     Observation,
     ObservationLog,

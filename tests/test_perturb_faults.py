@@ -15,12 +15,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from harness.backends.virtual import VirtualIPhone
-from harness.errors import HarnessError
-from harness.inventory import DeviceRecord, Inventory
-from harness.journal import Journal
-from harness.lab import Lab
-from harness.session import Session
+from harness.core.errors import HarnessError
+from harness.data.inventory import DeviceRecord, Inventory
+from harness.data.journal import Journal
+from harness.device.backends.virtual import VirtualIPhone
+from harness.lab.lab import Lab
+from harness.session.session import Session
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = [HealthCheck.function_scoped_fixture]
@@ -30,10 +30,10 @@ FIXTURE = [HealthCheck.function_scoped_fixture]
 CHILD = """
 import os, signal, sys
 from pathlib import Path
-from harness.backends.virtual import VirtualIPhone
-from harness.inventory import DeviceRecord
-from harness.journal import Journal
-from harness.session import Session
+from harness.device.backends.virtual import VirtualIPhone
+from harness.data.inventory import DeviceRecord
+from harness.data.journal import Journal
+from harness.session.session import Session
 
 state, kind, step = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 die = lambda: os.kill(os.getpid(), signal.SIGKILL)

@@ -7,8 +7,8 @@ import venv
 import jsonschema
 import pytest
 
-from harness.errors import PlanError
-from harness.plan import Handler, build_plan, fresh_id, plan_from_json, schema_text
+from harness.core.errors import PlanError
+from harness.data.plan import Handler, build_plan, fresh_id, plan_from_json, schema_text
 from tests.paths import ROOT
 
 B = "dev.bgharness.probe"
@@ -136,7 +136,7 @@ def test_an_installed_wheel_builds_a_plan_and_parses_a_log(tmp_path):
         '"type": "refresh"} [dev.bgharness.probe][lifecycle]\n'
     )
     script = (
-        "import harness.plan as p, pathlib; assert 'site-packages' in p.__file__, p.__file__; "
+        "import harness.data.plan as p, pathlib; assert 'site-packages' in p.__file__, p.__file__; "
         "print(p.build_plan({'register': ['refresh']}, 'dev.b').to_json())"
     )
     cwd = tmp_path  # not the checkout: the installed package must be what is imported
@@ -152,4 +152,4 @@ def test_an_installed_wheel_builds_a_plan_and_parses_a_log(tmp_path):
 
 def test_the_schema_is_one_file_inside_the_package():
     assert not (ROOT / "suites/apps/BGProbe/plan.schema.json").exists()
-    assert (ROOT / "harness/schemas/plan.schema.json").read_text() == schema_text()
+    assert (ROOT / "harness/data/schemas/plan.schema.json").read_text() == schema_text()

@@ -11,12 +11,12 @@ import os
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from harness.appbundle import read_app
-from harness.backends.virtual import VirtualIPhone
-from harness.errors import PlanError
-from harness.inventory import DeviceRecord
-from harness.journal import Journal
-from harness.session import App, Session
+from harness.core.errors import PlanError
+from harness.data.appbundle import read_app
+from harness.data.inventory import DeviceRecord
+from harness.data.journal import Journal
+from harness.device.backends.virtual import VirtualIPhone
+from harness.session.session import App, Session
 from tests.paths import PROBE_PLIST
 
 B = "dev.bgharness.probe"

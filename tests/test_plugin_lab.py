@@ -32,7 +32,7 @@ def inventory(*names: str, time_scale: float = 0) -> str:
 
 SCENARIOS = """\
 import pytest
-from harness.errors import DebuggerError
+from harness.core.errors import DebuggerError
 
 REFRESH = {"register": ["refresh"], "submit": [{"type": "refresh", "id": "refresh"}]}
 

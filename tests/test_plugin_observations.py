@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.observations import read_observations
+from harness.data.observations import read_observations
 from tests.paths import PROBE_PLIST
 
 DEVICES = f"""\

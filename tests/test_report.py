@@ -5,8 +5,7 @@ import re
 
 import pytest
 
-from harness.device import DeviceInfo
-from harness.errors import (
+from harness.core.errors import (
     DebuggerError,
     DeviceUnavailable,
     HarnessError,
@@ -14,9 +13,11 @@ from harness.errors import (
     PlanError,
     UsageError,
 )
-from harness.inventory import Address, DeviceRecord
-from harness.lease import DeviceBusy, LeaseLost
-from harness.report import (
+from harness.core.timeline import ExpectationFailed
+from harness.data.inventory import Address, DeviceRecord
+from harness.device.contract import DeviceInfo
+from harness.lab.lease import DeviceBusy, LeaseLost
+from harness.surfaces.report import (
     categories,
     classify,
     device_kind,
@@ -29,7 +30,6 @@ from harness.report import (
     properties_text,
     results_folders,
 )
-from harness.timeline import ExpectationFailed
 
 VIRTUAL = DeviceRecord("virtual-iphone", "virtual", model="iPhone17,3", ios="26.1")
 PHONE = DeviceRecord(

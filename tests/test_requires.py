@@ -1,10 +1,11 @@
-"""The `requires` marker's arguments, validated against its signature (harness.requires)."""
+"""The `requires` marker's arguments, validated against its signature
+(harness.surfaces.pytest_plugin.requires)."""
 
 import pytest
 
-from harness.errors import UsageError
-from harness.inventory import DeviceRecord
-from harness.requires import Requirement, from_marker
+from harness.core.errors import UsageError
+from harness.data.inventory import DeviceRecord
+from harness.surfaces.pytest_plugin.requires import Requirement, from_marker
 
 PHONE = DeviceRecord(name="p", backend="virtual", ios="26.1", tags=("virtual",))
 

@@ -4,13 +4,13 @@ import json
 
 import pytest
 
-from harness.clock import VirtualClock
-from harness.errors import DebuggerError
-from harness.events import LogEntry
-from harness.journal import Journal
-from harness.logstream import QueueLogStream
-from harness.session import Session, recover
-from harness.timeline import ExpectationFailed
+from harness.core.clock import VirtualClock
+from harness.core.errors import DebuggerError
+from harness.core.events import LogEntry
+from harness.core.timeline import ExpectationFailed
+from harness.data.journal import Journal
+from harness.device.logstream import QueueLogStream
+from harness.session.session import Session, recover
 
 T = "com.example.refresh"
 
@@ -182,7 +182,7 @@ def test_recover_undoes_a_dead_runs_perturbations(fake, tmp_path):
 
 
 def test_a_broken_log_pump_is_reported_not_hung(fake, bg, monkeypatch):
-    import harness.session as session_module
+    import harness.session.session as session_module
 
     monkeypatch.setattr(session_module, "parse_entry", lambda entry: 1 / 0)
     fake.probe_at(1, event="app.launched")
@@ -193,7 +193,7 @@ def test_a_broken_log_pump_is_reported_not_hung(fake, bg, monkeypatch):
 def test_a_change_that_fails_is_not_undone_and_leaves_no_journal(fake, tmp_path):
     """Locking a phone without `unlock: true` fails before it locks: that error is the one the
     test sees, nothing is undone, teardown passes, and no later run says "could not undo"."""
-    from harness.errors import Unsupported
+    from harness.core.errors import Unsupported
 
     def refuse(verb):
         def call():

@@ -5,13 +5,13 @@ import time
 
 import pytest
 
-from harness.appbundle import read_app
-from harness.backends.virtual import VirtualIPhone
-from harness.inventory import DeviceRecord
-from harness.journal import Journal
-from harness.lab import Lab
-from harness.session import App, Session, Span
-from harness.timeline import ExpectationFailed
+from harness.core.timeline import ExpectationFailed
+from harness.data.appbundle import read_app
+from harness.data.inventory import DeviceRecord
+from harness.data.journal import Journal
+from harness.device.backends.virtual import VirtualIPhone
+from harness.lab.lab import Lab
+from harness.session.session import App, Session, Span
 
 DEVICES = "devices.yaml"
 

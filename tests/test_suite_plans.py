@@ -8,8 +8,8 @@ import os
 import subprocess
 import sys
 
-from harness.errors import PlanError
-from harness.plan import plan_from_json
+from harness.core.errors import PlanError
+from harness.data.plan import plan_from_json
 from tests.paths import ROOT
 
 SUITE_PLANS = ROOT / "suites/apps/BGProbe/conformance/suite-plans.json"

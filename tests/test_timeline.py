@@ -1,8 +1,8 @@
 import pytest
 
-from harness.errors import UsageError
-from harness.events import Event, LogEntry
-from harness.timeline import Expectation, Timeline
+from harness.core.errors import UsageError
+from harness.core.events import Event, LogEntry
+from harness.core.timeline import Expectation, Timeline
 
 T = "dev.bgharness.probe.refresh"
 

@@ -6,9 +6,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from harness.events import Event
-from harness.session import Span
-from harness.timeline_svg import BREAK_S, render
+from harness.core.events import Event
+from harness.core.timeline_svg import BREAK_S, render
+from harness.session.session import Span
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
 SVG = "{http://www.w3.org/2000/svg}"
@@ -159,8 +159,8 @@ def test_a_failed_expectation_is_drawn_from_its_mark_to_its_failure():
 
 
 def test_the_problem_flag_in_events_is_what_the_picture_draws_as_errors():
-    """harness.events.PROBLEMS is the one list of kinds that mean trouble; the picture reads it."""
-    from harness.events import KINDS, PROBLEMS
+    """harness.core.events.PROBLEMS: the one list of kinds meaning trouble, read by the picture."""
+    from harness.core.events import KINDS, PROBLEMS
 
     assert PROBLEMS <= KINDS and "task.simulate_rejected" in PROBLEMS
     events = [ev(kind, R, n) for n, kind in enumerate([*sorted(PROBLEMS), "task.launched"])]

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.address import Address, parse_address
-from harness.device_filter import parse_filter
-from harness.errors import UsageError
-from harness.inventory import DeviceRecord
-from harness.udid import same_udid, udid_key
-from harness.versions import major, parse_spec, satisfies, version_key
+from harness.core.address import Address, parse_address
+from harness.core.errors import UsageError
+from harness.core.udid import same_udid, udid_key
+from harness.core.versions import major, parse_spec, satisfies, version_key
+from harness.data.device_filter import parse_filter
+from harness.data.inventory import DeviceRecord
 
 HARNESS = Path(__file__).resolve().parent.parent / "harness"
 
@@ -33,7 +33,7 @@ def test_versions(text, key):
 def test_a_beta_is_the_release_it_leads_to_in_the_filter_and_the_backend():
     """Before, "18.0b2" crashed the device filter (int("0b2")) and was 18.0.2 in the ios
     backend, so a phone on the beta of what devices.yaml declared got a false warning."""
-    from harness.backends.ios_connect import declared_mismatches
+    from harness.device.backends.ios_connect import declared_mismatches
 
     beta = DeviceRecord(name="p", backend="ios", ios="18.0b2", udid="0" * 40)
     assert parse_filter("ios >= 18")(beta) and not parse_filter("ios > 18")(beta)
@@ -80,7 +80,7 @@ def test_not_addresses(text):
 
 def test_one_home_each():
     """No module of harness/ parses versions, normalises UDIDs or defines the state folder on its
-    own; they import harness.versions, harness.udid, harness.state."""
+    own; they import harness.core.versions, harness.core.udid, harness.data.state."""
     homes = {
         r'replace\("-", ""\)': "udid.py",
         r"def _?version_key|def _version\(text|def _major\(": "versions.py",

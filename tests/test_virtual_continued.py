@@ -1,4 +1,5 @@
-"""The virtual iPhone's continued tasks (harness/backends/virtual_continued.py), through Session.
+"""The virtual iPhone's continued tasks (harness/device/backends/virtual_continued.py), through
+Session.
 
 Each defect the issue listed has a test here that failed on the old model: resubmitting a
 running id recursed without end, a second submit silently replaced the run, the wildcard
@@ -11,19 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from harness.appbundle import read_app
-from harness.backends.virtual import VirtualIPhone
-from harness.backends.virtual_continued import (
+from harness.core.errors import UsageError
+from harness.data.appbundle import read_app
+from harness.data.inventory import DeviceRecord
+from harness.data.journal import Journal
+from harness.device.backends.virtual import VirtualIPhone
+from harness.device.backends.virtual_continued import (
     GPU_ENTITLEMENT,
     STOP_REASONS,
     ContinuedProfile,
     profile_for,
     tolerance_for,
 )
-from harness.errors import UsageError
-from harness.inventory import DeviceRecord
-from harness.journal import Journal
-from harness.session import App, Session
+from harness.session.session import App, Session
 from tests.paths import PROBE_PLIST
 
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.appbundle import read_app
-from harness.backends.virtual import VirtualIPhone
-from harness.errors import DebuggerError, UsageError
-from harness.inventory import DeviceRecord
-from harness.journal import Journal
-from harness.session import App, Session
-from harness.timeline import ExpectationFailed
+from harness.core.errors import DebuggerError, UsageError
+from harness.core.timeline import ExpectationFailed
+from harness.data.appbundle import read_app
+from harness.data.inventory import DeviceRecord
+from harness.data.journal import Journal
+from harness.device.backends.virtual import VirtualIPhone
+from harness.session.session import App, Session
 from tests.paths import PROBE_PLIST
 
 B = "dev.bgharness.probe"

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from harness.backends.virtual import VirtualIPhone
-from harness.errors import HarnessError
-from harness.inventory import DeviceRecord, Inventory
-from harness.lab import Lab
+from harness.core.errors import HarnessError
+from harness.data.inventory import DeviceRecord, Inventory
+from harness.device.backends.virtual import VirtualIPhone
+from harness.lab.lab import Lab
 
 RECORD = DeviceRecord("phone", "virtual")
 FIXTURE = [HealthCheck.function_scoped_fixture]

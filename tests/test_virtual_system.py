@@ -4,14 +4,14 @@ outlives a connection, timers of a suspended app) or a model choice marked uncer
 
 import pytest
 
-from harness.appbundle import read_app
-from harness.backends import virtual_system
-from harness.backends.virtual import VirtualIPhone
-from harness.device import Device
-from harness.errors import AppError, UsageError
-from harness.inventory import DeviceRecord
-from harness.journal import KINDS, Journal
-from harness.session import App, Session, recover
+from harness.core.errors import AppError, UsageError
+from harness.data.appbundle import read_app
+from harness.data.inventory import DeviceRecord
+from harness.data.journal import KINDS, Journal
+from harness.device.backends import virtual_system
+from harness.device.backends.virtual import VirtualIPhone
+from harness.device.contract import Device
+from harness.session.session import App, Session, recover
 from tests.paths import PROBE_PLIST
 
 REFRESH = {"register": ["refresh"], "submit": [{"type": "refresh", "id": "refresh"}]}
@@ -136,7 +136,7 @@ def test_the_week_long_soak_writes_its_delays_and_the_cli_prints_them_per_device
     reports/observations.jsonl, and `bgharness observations` a row per device."""
     import json
 
-    from harness.cli import main
+    from harness.surfaces.cli import main
     from tests.paths import ROOT
 
     pytester.makefile(
@@ -162,7 +162,7 @@ def test_the_week_long_soak_writes_its_delays_and_the_cli_prints_them_per_device
 def test_a_state_the_device_cannot_take_leaves_no_journal_entry(bg, phone, tmp_path):
     """On a phone without a switchable hub, on_battery is Unsupported: nothing was changed, so
     nothing is undone and no later run tries to undo it."""
-    from harness.errors import Unsupported
+    from harness.core.errors import Unsupported
 
     def refuse(source):
         raise Unsupported("v", f"set_power {source}", "needs a switchable USB hub")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import psutil
 
-from harness.inventory import DeviceRecord, Inventory
-from harness.lab import Lab
-from harness.lease import Holder, LeaseDir, Leases
-from harness.processes import pid_alive
+from harness.data.inventory import DeviceRecord, Inventory
+from harness.data.processes import pid_alive
+from harness.lab.lab import Lab
+from harness.lab.lease import Holder, LeaseDir, Leases
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,10 +25,10 @@ REPO = Path(__file__).resolve().parents[1]
 WORKER = """
 import sys, time
 from pathlib import Path
-from harness.inventory import DeviceRecord, Inventory
-from harness.lab import Lab
-from harness.lease import Holder, LeaseDir, Leases
-from harness.session import Session
+from harness.data.inventory import DeviceRecord, Inventory
+from harness.lab.lab import Lab
+from harness.lab.lease import Holder, LeaseDir, Leases
+from harness.session.session import Session
 
 state, leases = Path(sys.argv[1]), Path(sys.argv[2])
 inventory = Inventory((DeviceRecord("phone", "virtual"),), {}, Path("devices.yaml"))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo, for tests.fixtures
 
-from harness.lldb import LldbBridge, lldb_command
+from harness.device.lldb import LldbBridge, lldb_command
 from tests.fixtures import native
 
 RUNS = 20

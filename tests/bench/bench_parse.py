@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from harness import logparse  # noqa: E402
-from harness.cli import main  # noqa: E402
-from harness.events import LogEntry  # noqa: E402
-from harness.logparse import TRIGGERS, parse_entry, parse_lines  # noqa: E402
+from harness.core.events import LogEntry  # noqa: E402
+from harness.core.logparse import TRIGGERS, parse_entry, parse_lines  # noqa: E402
+from harness.surfaces.cli import main  # noqa: E402
 from tests.data import noise  # noqa: E402
 
 LINES = 1_000_000

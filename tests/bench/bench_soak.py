@@ -20,10 +20,10 @@ import psutil
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from harness.inventory import AppEntry, DeviceRecord, Inventory  # noqa: E402
-from harness.lab import Lab  # noqa: E402
-from harness.lease import Holder, LeaseDir, Leases  # noqa: E402
-from harness.session import App, Session  # noqa: E402
+from harness.data.inventory import AppEntry, DeviceRecord, Inventory  # noqa: E402
+from harness.lab.lab import Lab  # noqa: E402
+from harness.lab.lease import Holder, LeaseDir, Leases  # noqa: E402
+from harness.session.session import App, Session  # noqa: E402
 
 SCENARIOS = 1000
 WARM_UP = 50

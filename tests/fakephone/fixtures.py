@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends.ios import IosDevice
-from harness.inventory import Address, DeviceRecord
+from harness.data.inventory import Address, DeviceRecord
+from harness.device.backends.ios import IosDevice
 from tests.fakephone.phone import FakePhone
 
 

@@ -150,8 +150,9 @@ class FakePhone:
             return self.processes
 
     def drive_with(self, virtual: Any) -> FakePhone:
-        """Let a virtual iPhone (harness.backends.virtual, through its public verbs) decide what
-        the apps do: launches, kills and network conditions go to it, its log is the phone's."""
+        """Let a virtual iPhone (harness.device.backends.virtual, through its public verbs) decide
+        what the apps do: launches, kills and network conditions go to it; its log is the phone's.
+        """
         from tests.fakephone.dtx import ProcessModel
 
         self.processes = ProcessModel(self, virtual)

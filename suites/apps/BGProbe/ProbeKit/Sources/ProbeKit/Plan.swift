@@ -1,4 +1,4 @@
-// The plan, version 2: decoding exactly what harness/schemas/plan.schema.json allows (the single
+// The plan, version 2: decoding exactly what harness/data/schemas/plan.schema.json allows (the single
 // source of truth; ProbeKit's tests read that file), failing with the same paths as bgharness
 // (`plan.submit[0].id`). Hand-written rather than generic: each rule below is one of the schema's.
 

@@ -1,6 +1,6 @@
 // The runner: turns a plan and what happens to the app (launch, a task handed over, expiration,
 // a tap, time passing) into calls on `TaskScheduling` and `Services` and into probe events. The
-// same behaviour as the virtual iPhone's probe (harness/backends/virtual_probe.py); the
+// same behaviour as the virtual iPhone's probe (harness/device/backends/virtual_probe.py); the
 // conformance table holds the two together. Timers are created one at a time, when the previous
 // one fires, so no plan makes the probe build a large schedule up front.
 

@@ -1,13 +1,13 @@
 // Plan decoding: every plan of conformance/plans.json (the suites' plans among them) decodes,
 // every invalid one is refused with bgharness's path, and the enums are the schema's own
-// (harness/schemas/plan.schema.json, the one file both sides read).
+// (harness/data/schemas/plan.schema.json, the one file both sides read).
 
 import XCTest
 @testable import ProbeKit
 
 final class PlanTests: XCTestCase {
     let plans = try! Repo.json(Repo.app.appendingPathComponent("conformance/plans.json"))
-    let schema = try! Repo.json(Repo.root.appendingPathComponent("harness/schemas/plan.schema.json"))
+    let schema = try! Repo.json(Repo.root.appendingPathComponent("harness/data/schemas/plan.schema.json"))
 
     func testEveryValidPlanDecodes() {
         for plan in plans["valid"]!.array {

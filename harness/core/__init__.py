@@ -1,0 +1,1 @@
+"""core: a layer of bgharness (docs/architecture.md)."""

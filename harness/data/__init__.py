@@ -1,0 +1,1 @@
+"""data: a layer of bgharness (docs/architecture.md)."""

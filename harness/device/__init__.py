@@ -1,0 +1,1 @@
+"""device: a layer of bgharness (docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""lab: a layer of bgharness (docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""session: a layer of bgharness (docs/architecture.md)."""

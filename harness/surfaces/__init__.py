@@ -1,0 +1,1 @@
+"""surfaces: a layer of bgharness (docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""pytest_plugin: a layer of bgharness (docs/architecture.md)."""
