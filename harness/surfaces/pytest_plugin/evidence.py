@@ -1,6 +1,8 @@
 """The evidence a failing test leaves, in Allure and in reports/artifacts/<test>/: the timeline
 picture, the device log since the test began (the app's and the scheduler's lines unless
 --bg-full-log), the parsed events, device info, and a screenshot where the device takes one.
+The test's records (events.jsonl, written as they happen by harness.session.records) are
+already in that folder; they are written here only when that file is missing.
 
 Evidence never hides the test's own failure: a folder that cannot be written (full or read-only
 disk) is one warning, and the run goes on.
@@ -22,6 +24,9 @@ from harness.core import timeline_svg
 from harness.core.errors import HarnessError
 from harness.session.session import Session
 from harness.surfaces import report
+
+# The test's records, in its folder (harness.session.records writes them as they happen).
+RECORDS = "events.jsonl"
 
 
 @dataclass(frozen=True)
@@ -49,24 +54,29 @@ def unwritable(device: str, what: str, folder: Path, exc: OSError) -> str:
 
 def leave_evidence(
     session: Session, test: str, folder: Path, full_log: bool, say: Callable[[str], None]
-) -> None:
-    """Attach what QA needs to judge a failure, to Allure and to `folder`."""
+) -> bool:
+    """Attach what QA needs to judge a failure, to Allure and to `folder`; False (after one
+    warning) when the folder could not be written."""
     try:
         files = evidence(session, test, full_log)
     except Exception as exc:  # evidence must never hide the test's own failure
         say(f"{session.device.name}: could not gather the failure's evidence: {exc!r}")
-        return
-    session_events = session.timeline.events(session.started)
-    events = "".join(json.dumps(e.as_json()) + "\n" for e in session_events)
+        return True
     try:
         for file in files:
             allure.attach(file.body, file.title, file.kind)
         folder.mkdir(parents=True, exist_ok=True)
-        for file in [*files, Evidence("events.jsonl", "", None, events)]:
+        if not (folder / RECORDS).exists():  # a session without records (or they were lost)
+            session_events = session.timeline.events(session.started)
+            events = "".join(json.dumps(e.as_json()) + "\n" for e in session_events)
+            files.append(Evidence(RECORDS, "", None, events))
+        for file in files:
             body = file.body if isinstance(file.body, bytes) else file.body.encode()
             (folder / file.name).write_bytes(body)
     except OSError as exc:  # full or read-only disk: the failure still reports, the run goes on
         say(unwritable(session.device.name, "the failure's evidence", folder, exc))
+        return False
+    return True
 
 
 def save_traceback(folder: Path, traceback: str) -> None:

@@ -21,8 +21,10 @@ from harness.core.errors import DeviceUnavailable, HarnessError, InfraError, Uns
 from harness.data import observations
 from harness.device.contract import Device
 from harness.lab.lease import LeaseError, human_duration
+from harness.session.records import Records
 from harness.session.session import App, Session
 from harness.surfaces import report
+from harness.surfaces.pytest_plugin import evidence
 
 if TYPE_CHECKING:
     from harness.surfaces.pytest_plugin.plugin import DevicePlugin
@@ -31,6 +33,7 @@ _plugin_key: pytest.StashKey[DevicePlugin] = pytest.StashKey()
 _session_key = pytest.StashKey[Session]()
 _outcome_key = pytest.StashKey[str]()
 _infra_failed_key = pytest.StashKey[bool]()
+_unwritable_key = pytest.StashKey[bool]()  # a warning already named the test's folder
 
 
 @pytest.fixture(scope="session")
@@ -67,8 +70,10 @@ def bg(request: pytest.FixtureRequest, device: Device) -> Iterator[Session]:
     scale = record.time_scale if record.backend == "virtual" else 1.0
     steps = _Steps(device.name, scale, plugin.say, request.config.getoption("bg_progress_after"))
     steps.log = plugin.observations
-    session = Session(device, plugin.lab.journal, steps)
     node = request.node
+    folder = evidence.artifact_folder(plugin.artifacts, node.nodeid)
+    records = Records(folder / evidence.RECORDS)
+    session = Session(device, plugin.lab.journal, steps, records)
     # An observation's scenario is the test function, so a sweep's points share it.
     session.scenario, session.test = node.nodeid.split("[")[0], node.nodeid
     session.run = plugin.run_id
@@ -81,7 +86,14 @@ def bg(request: pytest.FixtureRequest, device: Device) -> Iterator[Session]:
     try:
         yield session
     finally:
-        session.close()
+        try:
+            session.close()
+        finally:
+            records.close()
+            if records.error is not None and not node.stash.get(_unwritable_key, False):
+                plugin.say(
+                    evidence.unwritable(device.name, "the test's records", folder, records.error)
+                )
     passed = node.stash.get(_outcome_key, "") == "passed"
     if experiment is not None and passed and not session.observations:
         pytest.fail(

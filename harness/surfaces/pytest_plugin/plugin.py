@@ -63,6 +63,7 @@ from harness.surfaces.pytest_plugin.fixtures import (  # the fixtures: pytest fi
     _outcome_key,
     _plugin_key,
     _session_key,
+    _unwritable_key,
     app,
     bg,
     device,
@@ -433,13 +434,15 @@ class DevicePlugin:
 
     def _leave_evidence(self, session: Session, item: pytest.Item) -> None:
         """Attach what QA needs to judge a failure, to Allure and to reports/artifacts/<test>/."""
-        evidence.leave_evidence(
+        written = evidence.leave_evidence(
             session,
             item.name,
             evidence.artifact_folder(self.artifacts, item.nodeid),
             self.config.getoption("bg_full_log"),
             self.say,
         )
+        if not written:  # said once: the records' own warning would say it again
+            item.stash[_unwritable_key] = True
 
 
 # -- Helpers -------------------------------------------------------------------------------------
