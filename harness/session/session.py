@@ -11,7 +11,9 @@ long wait starts, without this module knowing about Allure or a terminal. Each p
 also kept as a `Span` with its device times, and each failed expectation as a `Miss`, for the
 timeline picture of a failing test. `observe` records what the device did in an experiment
 (harness.data.observations) and hands it to the observer's `observed`, which the plugin writes to
-reports/observations.jsonl and attaches to the Allure result.
+reports/observations.jsonl and attaches to the Allure result. Given `Records`, the session
+appends every parsed event, observation, perturbation and mark to the test's record file as it
+happens (harness.session.records).
 
 `expect` fails as soon as the outcome is decided (Timeline.decided: the awaited task's run is
 over and nothing is pending for it), not when `within` runs out: on a phone a wrong expectation
@@ -49,6 +51,7 @@ from harness.data.journal import KINDS, Journal, Kind, Perturbation
 from harness.data.observations import Observation, Scalar, check_measure, check_value
 from harness.data.plan import PLAN_ENV, build_plan
 from harness.device.contract import Device, DeviceInfo
+from harness.session.records import Records
 
 # How long `expect` waits when the test does not say (device seconds).
 DEFAULT_WITHIN_S = 30.0
@@ -100,7 +103,13 @@ class _Unobserved:
 
 
 class Session:
-    def __init__(self, device: Device, journal: Journal, observer: Observer | None = None):
+    def __init__(
+        self,
+        device: Device,
+        journal: Journal,
+        observer: Observer | None = None,
+        records: Records | None = None,
+    ):
         self.device = device
         self.clock = device.clock
         self.timeline = Timeline()
@@ -112,6 +121,7 @@ class Session:
         # Who observes: the plugin names the scenario (the test function), the test and the run.
         self.scenario, self.test, self.run = "", "", ""
         self._info: DeviceInfo | None = None
+        self._records = records  # before the pump starts: it writes every event it parses
         self._journal = journal
         self._woken = threading.Event()
         self._active: list[Perturbation] = []
@@ -131,6 +141,8 @@ class Session:
         """From now on, expectations look only at what the device logs after this point."""
         with self.observer.step("mark"):
             self._mark = self.timeline.mark(self.clock.now())
+        if self._records is not None:
+            self._records.mark(self._mark.time)
         return self._mark
 
     def expect(
@@ -239,6 +251,8 @@ class Session:
             if observed is not None:
                 observed(observation)
         self.observations.append(observation)
+        if self._records is not None:
+            self._records.observation(observation)
         return observation
 
     def _device_info(self) -> DeviceInfo | None:
@@ -455,6 +469,8 @@ class Session:
         self._active.append(p)
         self._spans[p.id] = len(self.spans)
         self.spans.append(Span(detail, self.clock.now()))
+        if self._records is not None:
+            self._records.perturbation("applied", p.kind, detail, self.spans[-1].start)
         try:
             yield
         finally:
@@ -467,8 +483,11 @@ class Session:
             self._active.remove(p)
             self._journal.remove(p)
             index = self._spans.pop(p.id, None)
+            now = self.clock.now()
             if index is not None:
-                self.spans[index] = replace(self.spans[index], end=self.clock.now())
+                self.spans[index] = replace(self.spans[index], end=now)
+            if self._records is not None:
+                self._records.perturbation("undone", p.kind, p.detail, now)
 
     def close(self) -> None:
         """Undo what is still applied (newest first) and stop reading the log."""
@@ -513,7 +532,10 @@ class Session:
         for entry in self._stream:
             if self._pump_error is None:
                 try:
-                    self.timeline.add(entry, parse_entry(entry))
+                    events = parse_entry(entry)
+                    self.timeline.add(entry, events)
+                    if events and self._records is not None:
+                        self._records.events(events)
                 except Exception as exc:  # reported to the test thread by _wait
                     self._pump_error = exc
             self._woken.set()
