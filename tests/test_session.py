@@ -208,3 +208,37 @@ def test_a_change_that_fails_is_not_undone_and_leaves_no_journal(fake, tmp_path)
     session.close()  # teardown: nothing left to undo
     assert Journal(tmp_path).entries("fake") == []
     assert session.spans == []
+
+
+def test_a_change_interrupted_half_way_is_undone_at_once(fake, tmp_path):
+    """Ctrl-C (or SIGTERM) while the network is being cut: the condition may be on the phone, so
+    it is cleared before the interrupt goes on, and nothing is left for the next run."""
+
+    def cut_then_interrupted(profile):
+        fake.calls.append(f"set_network {profile}")
+        raise KeyboardInterrupt
+
+    fake.set_network = cut_then_interrupted
+    session = Session(fake, Journal(tmp_path))
+    with pytest.raises(KeyboardInterrupt), session.offline():
+        pass
+    assert fake.calls == ["set_network offline", "clear_network"]
+    assert Journal(tmp_path).entries("fake") == []
+    session.close()
+
+
+def test_a_change_that_failed_half_way_and_cannot_be_undone_stays_journalled(fake, tmp_path):
+    """The cable came out while the network was being cut: neither the change nor its undo can be
+    confirmed, so the journal entry stays and the next run's recovery undoes it."""
+    from harness.core.errors import InfraError
+
+    def unplugged(*_):
+        raise InfraError("fake: the phone went away")
+
+    fake.set_network, fake.clear_network = unplugged, unplugged
+    session = Session(fake, Journal(tmp_path))
+    with pytest.raises(InfraError, match="went away"), session.offline():
+        pass
+    [left] = Journal(tmp_path).entries("fake")
+    assert (left.kind, left.detail) == ("network", "offline")
+    session.close()

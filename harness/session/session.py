@@ -41,6 +41,7 @@ from harness.core.errors import (
     DebuggerError,
     HarnessError,
     InfraError,
+    Unsupported,
     UsageError,
 )
 from harness.core.events import Event
@@ -461,10 +462,18 @@ class Session:
         p = self._journal.record(self.device.name, kind, detail)  # before the change: see journal
         try:
             apply()
-        except BaseException:
-            # The change was refused (say, locking a phone without `unlock: true`): there is
-            # nothing to undo, and its error is the one the test must see.
+        except (Unsupported, UsageError):
+            # The change was refused (say, locking a phone without `unlock: true`): nothing was
+            # changed, so nothing to undo, and its error is the one the test must see.
             self._journal.remove(p)
+            raise
+        except BaseException:
+            # Interrupted or failed half way (Ctrl-C, SIGTERM, a cable pull): the change may be
+            # on the device. Undo it now if we can; if not, the journal entry stays for the next
+            # run to undo. Either way the original error is the one raised.
+            with contextlib.suppress(HarnessError):
+                undo(self.device, p)
+                self._journal.remove(p)
             raise
         self._active.append(p)
         self._spans[p.id] = len(self.spans)
