@@ -3,12 +3,11 @@ power.
 
 What happens to an app between and around its tasks: suspension after backgrounding (and the
 debugger keeping it awake), beginBackgroundTask's budget and the watchdog, jetsam, the CPU
-monitor, data
-protection of keychain items and files, background URLSession transfers, and the settings a
-person changes (power source, Low Power Mode, Background App Refresh, a restart). The phone
-(harness.device.backends.virtual) calls in through a few hooks; this module writes the log lines iOS
-writes for each. Every rule cites its fact (docs/facts.md); where the fact is [M] or [L], the
-comment says "uncertain" and the suites record the outcome as an observation instead.
+monitor, data protection of keychain items and files, background URLSession transfers, and the
+settings a person changes (power source, Low Power Mode, Background App Refresh, a restart). The
+phone (harness.device.backends.virtual) calls in through a few hooks; this module writes the log
+lines iOS writes for each. Every rule cites its fact (docs/facts.md); where the fact is [M] or
+[L], the comment says "uncertain" and the suites record the outcome as an observation instead.
 """
 
 from __future__ import annotations
@@ -77,7 +76,7 @@ AFTER_FIRST_UNLOCK = frozenset({"after_first_unlock", "after_first_unlock_this_d
 
 _RUNNINGBOARD = ("com.apple.runningboard", "process", "RunningBoard")
 _KERNEL = ("com.apple.xnu", "memorystatus", "kernel")
-_KERNEL_CPU = ("", "", "kernel")  # the kernel's resource monitor writes no subsystem
+_KERNEL_CPU = ("", "", "kernel")  # seen only as bare text: its subsystem is not known
 _UIKIT = ("com.apple.UIKit", "BackgroundTask", "UIKitCore")
 _NSURLSESSIOND = ("com.apple.nsurlsessiond", "background", "nsurlsessiond")
 _RUNNINGBOARD_PID, _NSURLSESSIOND_PID = 31, 118
