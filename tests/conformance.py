@@ -30,6 +30,7 @@ class FakeSystem:
     answers: dict[str, Any] = field(default_factory=dict)
     expirations: dict[str, Callable[[], None]] = field(default_factory=dict)
     uploads: list[Callable[[int], None]] = field(default_factory=list)
+    burns: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def supported_resources(self) -> list[str]:
@@ -78,6 +79,10 @@ class FakeSystem:
     def gpu_work(self) -> bool:
         self.calls.append("gpu_work")
         return self.answers.get("gpu", False)
+
+    def burn_cpu(self, seconds: int, percent: int, done: Callable[[], None]) -> None:
+        self.calls.append(f"cpu:{seconds}:{percent}")
+        self.burns.append(done)
 
 
 @dataclass(eq=False)
@@ -135,6 +140,8 @@ def run_fixture(fixture: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str
             system.expirations.pop(arg)()
         elif verb == "upload_done":
             system.uploads.pop(0)(int(arg))
+        elif verb == "cpu_done":
+            system.burns.pop(0)()
         else:
             raise ValueError(f"unknown stimulus {verb!r}")
     return events, system.calls

@@ -151,8 +151,8 @@ def test_an_unreadable_log_is_one_line_and_exit_2(
     [
         (["--kind", "task.exploded"], "--kind task.exploded: no such event kind; known kinds: "
                                       "app.launched, "),
-        (["--kind", "tasks."], "or a family: app., bgtime., debugger., file., gpu., keychain., "
-                               "memory., plan., task., upload., urlsession."),
+        (["--kind", "tasks."], "or a family: app., bgtime., cpu., debugger., file., gpu., "
+                               "keychain., memory., plan., task., upload., urlsession."),
         (["--since", "yesterday"], "--since yesterday: not a time; give a date and time"),
         (["--device", "virtual-iphone"], "give a log FILE or --device NAME, not both"),
     ],

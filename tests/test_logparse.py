@@ -539,7 +539,7 @@ SYSTEM_LINES: dict[str, str | None] = {
     **{k: None for k in ("app.tapped", "plan.rejected", "task.cancel_requested",
                          "keychain.read", "file.access", "bgtime.began", "bgtime.ended",
                          "bgtime.expired", "upload.started", "upload.finished",
-                         "memory.allocated", "gpu.work")},
+                         "memory.allocated", "gpu.work", "cpu.started", "cpu.finished")},
 }  # fmt: skip
 
 

@@ -38,6 +38,7 @@ action = st.one_of(
     st.builds(lambda w: {"background_task": {"work_s": w}}, numbers),
     st.just({"upload": {"bytes": 10}}),
     st.just({"gpu_work": True}),
+    st.builds(lambda s, p: {"cpu": {"seconds": s, "percent": p}}, numbers, numbers),
 )
 progress = st.one_of(
     st.builds(lambda e: {"every_s": e}, numbers),

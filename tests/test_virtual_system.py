@@ -193,3 +193,88 @@ def test_nsurlsessiond_delays_background_uploads_after_resuming_the_app_for_one(
     assert finished.time - started.time >= virtual_system.FIRST_RESUME_DELAY_S
     app.launch(REFRESH)
     assert phone._system._resume_delay == {}
+
+
+PROCESSING = {"register": ["processing"], "submit": [{"type": "processing", "id": "processing"}]}
+
+
+def burning(percent: int, seconds: int = 120, **request) -> dict:
+    """A processing task that busy-loops `percent` % for `seconds` and works 180 s in all."""
+    return {
+        "register": ["processing"],
+        "submit": [{"type": "processing", "id": "processing", **request}],
+        "handler": {"work_s": 180, "do": [{"cpu": {"seconds": seconds, "percent": percent}}]},
+    }
+
+
+def test_the_cpu_monitor_kills_a_processing_task_burning_cpu_on_battery(bg, phone):
+    """G6 [M]: over 80 % CPU for 60 s, not frontmost, on battery: killed once 48 s of CPU are
+    used (100 % → after 48 s), with the kernel's line the parser reads as reason=cpu."""
+    app = bg.app
+    task = app.task("processing")
+    app.launch(burning(100))
+    app.background()
+    with bg.on_battery():
+        bg.trigger(task)
+        started = bg.expect("cpu.started", task=task, seconds=120, percent=100, within=5)
+        killed = bg.expect("app.terminated", reason="cpu", within=120)
+        bg.expect_none("cpu.finished", during=120)
+        bg.expect_none("task.completed", during=1)
+    assert killed.time - started.time == pytest.approx(virtual_system.CPU_LIMIT_S, abs=0.1)
+    assert "CPU usage trigger" in killed.raw and "averaging 100%" in killed.raw
+    assert app.pid is None
+
+
+@pytest.mark.parametrize(
+    ("case", "percent", "request_", "battery"),
+    [
+        ("on a charger (uncertain, G6 [L])", 100, {}, False),
+        ("requiresExternalPower (G6 [H])", 100, {"requires_power": True}, True),
+        ("at 80 %, not over it", 80, {}, True),
+    ],
+)
+def test_the_cpu_monitor_leaves_a_burning_task_alone(bg, phone, case, percent, request_, battery):
+    app = bg.app
+    task = app.task("processing")
+    app.launch(burning(percent, **request_))
+    app.background()
+    phone.set_power("battery" if battery else "charger")
+    bg.trigger(task)
+    bg.expect("cpu.finished", task=task, within=130)
+    bg.expect("task.completed", task=task, success=True, within=120)
+    bg.expect_none("app.terminated", during=1)
+    assert app.pid is not None
+
+
+def test_the_cpu_monitor_counts_from_the_unplugging_and_adds_up_busy_loops(bg, phone):
+    """Two 50 % loops are 100 % of the app; on a charger nothing is counted, so the kill comes
+    48 s after the phone goes on battery, not 48 s after the loops began."""
+    app = bg.app
+    task = app.task("processing")
+    plan = burning(50)
+    plan["handler"]["do"] = [{"cpu": {"seconds": 300, "percent": 50}}] * 2
+    plan["handler"]["work_s"] = 400
+    app.launch(plan)
+    app.background()
+    bg.trigger(task)
+    bg.expect("cpu.started", task=task, within=5)
+    bg.expect_none("app.terminated", during=100)
+    with bg.on_battery():
+        unplugged = bg.clock.now()
+        killed = bg.expect("app.terminated", reason="cpu", within=120)
+    assert killed.time - unplugged == pytest.approx(virtual_system.CPU_LIMIT_S, abs=0.1)
+
+
+def test_the_cpu_monitor_forgets_a_burn_once_the_task_is_over(bg, phone):
+    """The model watches an app while it runs a processing task: a loop that outlives its
+    task (completed after 10 s) is not killed."""
+    app = bg.app
+    task = app.task("processing")
+    plan = burning(100)
+    plan["handler"]["work_s"] = 10
+    app.launch(plan)
+    app.background()
+    with bg.on_battery():
+        bg.trigger(task)
+        bg.expect("task.completed", task=task, within=20)
+        bg.expect_none("app.terminated", reason="cpu", during=200)

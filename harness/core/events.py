@@ -71,6 +71,14 @@ PROBE_EVENTS: dict[str, ProbeEvent] = {
     "upload.finished": ProbeEvent({"error": "int"}, "the upload ended (NSURLError code, 0 = ok)"),
     "memory.allocated": ProbeEvent({"mb": "int", "ok": "bool"}, "memory allocated and touched"),
     "gpu.work": ProbeEvent({"ok": "bool"}, "a Metal compute pass ran (ok) or was refused"),
+    "cpu.started": ProbeEvent(
+        {"seconds": "int", "percent": "int"},
+        "a busy loop began on a background queue: `percent` % of one core for `seconds`",
+    ),
+    "cpu.finished": ProbeEvent(
+        {"seconds": "int", "percent": "int"},
+        "the busy loop ran its time (none when the app was killed first: facts G6)",
+    ),
 }
 
 PROBE_KINDS_NEW = frozenset(PROBE_EVENTS)

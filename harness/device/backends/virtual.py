@@ -111,6 +111,7 @@ class _Running:
     activity: str | None
     handle: _Task
     title: str = ""
+    requires_power: bool = False  # requiresExternalPower: turns the CPU monitor off (G6)
     timers: list[_Timer] = field(default_factory=list)
     stall: _Timer | None = None
     last_progress: float = 0.0
@@ -237,6 +238,9 @@ class _ProbeSystem:
     def gpu_work(self) -> bool:
         # facts B3, G8: background GPU only for a continued task granted `.gpu`.
         return self._phone._continued.gpu_allowed(self._proc)
+
+    def burn_cpu(self, seconds: int, percent: int, done: Callable[[], None]) -> None:
+        self._phone._system.burn_cpu(self._proc, seconds, percent, done)
 
 
 class VirtualIPhone:
@@ -693,7 +697,10 @@ class VirtualIPhone:
             _DAS,
             f"Handling launch from daemon for activities: {{(\n    {pending.activity_name}\n)}}",
         )
-        self._run_task(proc, pending.request.id, pending.request.type, pending.activity)
+        request = pending.request
+        self._run_task(
+            proc, request.id, request.type, pending.activity, requires_power=request.requires_power
+        )
 
     # -- Running tasks ------------------------------------------------------------------------
 
@@ -705,13 +712,14 @@ class VirtualIPhone:
         activity: str | None,
         title: str = "",
         continued: tuple[Request, bool] | None = None,
+        requires_power: bool = False,
     ) -> _Running | None:
         if task not in proc.registered:
             with contextlib.suppress(_AppCrashed):
                 self._crash(proc, f"No launch handler registered for task with identifier {task}")
             return None
         handle = _Task(self, proc, task, type_)
-        run = _Running(task, type_, activity is None, activity, handle, title)
+        run = _Running(task, type_, activity is None, activity, handle, title, requires_power)
         handle.run = run
         proc.running[task] = run
         self._framework(proc, f"Running task: {run.description}")
@@ -802,7 +810,13 @@ class VirtualIPhone:
             # A2: a successful simulate consumes the pending request, then runs the task.
             self._framework(proc, f"cancelTaskRequestWithIdentifier: {task}")
             self._drop_pending(pending)
-            self._run_task(proc, task, pending.request.type, activity=None)
+            self._run_task(
+                proc,
+                task,
+                pending.request.type,
+                activity=None,
+                requires_power=pending.request.requires_power,
+            )
 
     def _simulate_expiration(self, proc: _Process, task: str) -> None:
         """A3: only a running, simulated task with an expiration handler is expired."""

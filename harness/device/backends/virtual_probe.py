@@ -4,7 +4,7 @@ This is the same behaviour as ProbeKit's `ProbeRunner` (suites/apps/BGProbe/Prob
 twice on purpose and held together by the conformance table (suites/apps/BGProbe/conformance):
 every fixture is run against both, and both must write exactly the same probe events. Pure: the
 system around the app comes in through `Scheduling` (BGTaskScheduler), `Services` (keychain,
-files, beginBackgroundTask, URLSession, memory, Metal), a clock and an `emit` function.
+files, beginBackgroundTask, URLSession, memory, Metal, CPU), a clock and an `emit` function.
 
 Timers are created one at a time, when the previous one fires (never all up front), so a plan's
 cost in memory does not grow with its durations or its progress cadence.
@@ -74,6 +74,9 @@ class Services(Protocol):
     def allocate(self, mb: int) -> bool: ...
 
     def gpu_work(self) -> bool: ...
+
+    def burn_cpu(self, seconds: int, percent: int, done: Callable[[], None]) -> None:
+        """A busy loop on a background queue; `done` when its time is up (never if killed)."""
 
 
 class TaskHandle(Protocol):
@@ -231,6 +234,12 @@ class ProbeRunner:
             self.emit("memory.allocated", task, {"mb": arg, "ok": ok})
         elif kind == "gpu_work":
             self.emit("gpu.work", task, {"ok": self.services.gpu_work()})
+        elif kind == "cpu":
+            attrs = {"seconds": arg["seconds"], "percent": arg["percent"]}
+            self.emit("cpu.started", task, dict(attrs))
+            self.services.burn_cpu(
+                arg["seconds"], arg["percent"], lambda: self.emit("cpu.finished", task, attrs)
+            )
 
     def _register(self, task: str) -> None:
         if self.scheduling.register(task):

@@ -1,12 +1,13 @@
-"""The virtual iPhone's system rules beyond scheduling: process life, time, memory, data, power.
+"""The virtual iPhone's system rules beyond scheduling: process life, time, memory, CPU, data,
+power.
 
 What happens to an app between and around its tasks: suspension after backgrounding (and the
-debugger keeping it awake), beginBackgroundTask's budget and the watchdog, jetsam, data
-protection of keychain items and files, background URLSession transfers, and the settings a
-person changes (power source, Low Power Mode, Background App Refresh, a restart). The phone
-(harness.device.backends.virtual) calls in through a few hooks; this module writes the log lines iOS
-writes for each. Every rule cites its fact (docs/facts.md); where the fact is [M] or [L], the
-comment says "uncertain" and the suites record the outcome as an observation instead.
+debugger keeping it awake), beginBackgroundTask's budget and the watchdog, jetsam, the CPU
+monitor, data protection of keychain items and files, background URLSession transfers, and the
+settings a person changes (power source, Low Power Mode, Background App Refresh, a restart). The
+phone (harness.device.backends.virtual) calls in through a few hooks; this module writes the log
+lines iOS writes for each. Every rule cites its fact (docs/facts.md); where the fact is [M] or
+[L], the comment says "uncertain" and the suites record the outcome as an observation instead.
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ PRESSURE_FOOTPRINT_MB = 50
 # facts G6 [H]: processing tasks run for "minutes", never a number (DTS: no specific limit).
 # The model expires a processing task after this long on battery, never on a charger: uncertain.
 PROCESSING_RUNTIME_S = 30 * 60.0
+# facts G6 [M], B2 [M]: the CPU monitor kills a non-frontmost app on battery that uses more than
+# 80 % CPU over 60 s (a `cpu_resource_fatal` report: "48 seconds cpu time over 50 seconds ...
+# exceeding limit of 80% cpu over 60 seconds"): uncertain. The model kills once a processing task's
+# app has used CPU_LIMIT_S of CPU at a sustained rate above CPU_LIMIT_PERCENT; a rate at or
+# under it starts the count again (the kernel's ledger is a sliding window: uncertain).
+CPU_LIMIT_PERCENT, CPU_WINDOW_S = 80, 60.0
+CPU_LIMIT_S = CPU_LIMIT_PERCENT / 100 * CPU_WINDOW_S
 # facts B2 [H]: processing requests run "as long as the user has used your app within the past
 # week"; G9 [H] app usage gates refresh too. The model stops both after a week unused: uncertain.
 USAGE_WINDOW_S = 7 * 24 * 3600.0
@@ -68,6 +76,7 @@ AFTER_FIRST_UNLOCK = frozenset({"after_first_unlock", "after_first_unlock_this_d
 
 _RUNNINGBOARD = ("com.apple.runningboard", "process", "RunningBoard")
 _KERNEL = ("com.apple.xnu", "memorystatus", "kernel")
+_KERNEL_CPU = ("", "", "kernel")  # seen only as bare text: its subsystem is not known
 _UIKIT = ("com.apple.UIKit", "BackgroundTask", "UIKitCore")
 _NSURLSESSIOND = ("com.apple.nsurlsessiond", "background", "nsurlsessiond")
 _RUNNINGBOARD_PID, _NSURLSESSIOND_PID = 31, 118
@@ -111,6 +120,14 @@ class _BackgroundTask:
 
 
 @dataclass(eq=False)
+class _Burn:
+    """One busy loop of the app (the probe's `cpu` action)."""
+
+    percent: int
+    timer: Any = None
+
+
+@dataclass(eq=False)
 class _Life:
     """The system's view of one process: suspension, assertions, footprint."""
 
@@ -120,7 +137,11 @@ class _Life:
     debuggers: int = 0
     background_since: float | None = None
     tasks: dict[str, _BackgroundTask] = field(default_factory=dict)
-    timers: dict[str, Any] = field(default_factory=dict)  # suspend, budget, watchdog
+    timers: dict[str, Any] = field(default_factory=dict)  # suspend, budget, watchdog, cpu
+    burns: list[_Burn] = field(default_factory=list)
+    cpu_used: float = 0.0  # CPU seconds the monitor has counted at its current stretch
+    cpu_rate: int = 0  # percent of one core, while the monitor counts
+    cpu_since: float | None = None  # when cpu_used was last brought up to date
 
     def cancel(self, name: str) -> None:
         timer = self.timers.pop(name, None)
@@ -162,6 +183,8 @@ class VirtualSystem:
         if source not in POWER_SOURCES:
             raise UsageError(f"unknown power source {source!r}; known: {', '.join(POWER_SOURCES)}")
         self.settings.power = source
+        for proc in list(self._phone._processes.values()):
+            self.watch_cpu(proc)
 
     def set_low_power_mode(self, on: bool) -> None:
         self.settings.low_power = bool(on)
@@ -205,6 +228,8 @@ class VirtualSystem:
         if life is not None:
             for name in list(life.timers):
                 life.cancel(name)
+            for burn in life.burns:
+                burn.timer.cancel()
 
     def user_launched(self, proc: _Process) -> None:
         """A person opened the app: it counts as use (B2), and a transfer force quit cancelled
@@ -235,6 +260,7 @@ class VirtualSystem:
     def settle(self, proc: _Process) -> None:
         """Suspend a background app shortly after its last assertion ends (facts G7 [H]); a
         running BGTask, an open background task or an attached debugger (A9 [H]) keep it."""
+        self.watch_cpu(proc)  # a task ended or the app went to the background
         life = self._lives.get(proc.pid)
         if life is None or proc.foreground or life.suspended:
             return
@@ -290,6 +316,7 @@ class VirtualSystem:
     def task_started(self, proc: _Process, run: _Running) -> None:
         self.resume(proc)
         self._life(proc).cancel("suspend")
+        self.watch_cpu(proc)
         if run.type == "processing" and not run.simulated and not self.on_power:
             run.timers.append(
                 self._phone._clock.call_later(
@@ -470,6 +497,82 @@ class VirtualSystem:
         self._phone._terminate(proc)
         raise self._crashed(f"jetsam: {cause}")
 
+    # -- CPU ------------------------------------------------------------------------------------
+
+    def burn_cpu(
+        self, proc: _Process, seconds: int, percent: int, done: Callable[[], None]
+    ) -> None:
+        """A busy loop on a background queue for `seconds` of device time; `done` when it ends
+        (waiting for a resume if the app is suspended then: G7), never if the app dies first."""
+        life = self._life(proc)
+        burn = _Burn(percent)
+        phone = self._phone
+
+        def end() -> None:
+            if proc.pid not in phone._processes or self.defer(proc, end):
+                return
+            if burn in life.burns:
+                life.burns.remove(burn)
+            self.watch_cpu(proc)
+            with contextlib.suppress(self._crashed):
+                done()
+
+        life.burns.append(burn)
+        burn.timer = phone._clock.call_later(float(seconds), end)
+        self.watch_cpu(proc)
+
+    def cpu_monitored(self, proc: _Process) -> bool:
+        """Whether the CPU monitor watches the app now. facts G6 [M]: a non-frontmost app on
+        battery; B2 [H], G6 [H]: `requiresExternalPower` turns it off for its task; G6 [L]: it
+        may not apply on a charger (the model: off; uncertain). The model watches an app while
+        it runs a processing task, simulated or not (whether the debugger changes it: uncertain)."""
+        if proc.foreground or self.on_power:
+            return False
+        return any(r.type == "processing" and not r.requires_power for r in proc.running.values())
+
+    def watch_cpu(self, proc: _Process) -> None:
+        """Bring the monitor's count up to date and (re)arm the kill for the current rate."""
+        life = self._lives.get(proc.pid)
+        if life is None:
+            return
+        now = self._now()
+        if life.cpu_since is not None:
+            life.cpu_used += (now - life.cpu_since) * life.cpu_rate / 100
+        life.cancel("cpu")
+        rate = sum(b.percent for b in life.burns) if self.cpu_monitored(proc) else 0
+        if rate <= CPU_LIMIT_PERCENT:
+            life.cpu_used, life.cpu_rate, life.cpu_since = 0.0, 0, None
+            return
+        life.cpu_rate, life.cpu_since = rate, now
+        left = max(0.0, (CPU_LIMIT_S - life.cpu_used) * 100 / rate)
+        life.timers["cpu"] = self._phone._clock.call_later(left, lambda: self._cpu_kill(proc))
+
+    def _cpu_kill(self, proc: _Process) -> None:
+        """facts G6 [M]: the CPU monitor's kill (uncertain). The line is the kernel's syslog form
+        seen on a phone (`Received (FATAL) CPU usage trigger`, iOS 14.5), with this limit's
+        numbers; the crash report (`Event: cpu usage`, `Action taken: Process killed`) is not a
+        log line."""
+        life = self._lives.get(proc.pid)
+        if life is None or proc.pid not in self._phone._processes:
+            return
+        life.timers.pop("cpu", None)
+        now = self._now()
+        used = life.cpu_used + (now - (life.cpu_since or now)) * life.cpu_rate / 100
+        over = used * 100 / life.cpu_rate if life.cpu_rate else 0.0
+        self._phone._model_note(
+            f"uncertain (facts G6): {proc.executable} used {used:.0f} s of CPU over {over:.0f} s "
+            "on battery, not frontmost; the virtual iPhone kills it"
+        )
+        container = str(uuid.uuid5(uuid.NAMESPACE_URL, proc.bundle_id)).upper()
+        self._kernel_cpu(
+            "Received (FATAL) CPU usage trigger: \n"
+            f"  {proc.executable}[{proc.pid}] (/private/var/containers/Bundle/Application/"
+            f"{container}/{proc.executable}.app/{proc.executable}) used {used:.2f}s of CPU over "
+            f"{over:.2f} seconds (averaging {life.cpu_rate}%), violating a CPU usage limit of "
+            f"{CPU_LIMIT_S:.2f}s over {CPU_WINDOW_S:.0f} seconds."
+        )
+        self._phone._terminate(proc)
+
     # -- Background URLSession ------------------------------------------------------------------
 
     def upload(self, proc: _Process, task: str | None, done: Callable[[int], None]) -> None:
@@ -550,6 +653,9 @@ class VirtualSystem:
 
     def _kernel(self, message: str) -> None:
         self._phone._log("kernel", 0, _KERNEL, message)
+
+    def _kernel_cpu(self, message: str) -> None:
+        self._phone._log("kernel", 0, _KERNEL_CPU, message)
 
     def _uikit(self, proc: _Process, message: str, level: str = "NOTICE") -> None:
         self._phone._log(proc.executable, proc.pid, _UIKIT, message, level)

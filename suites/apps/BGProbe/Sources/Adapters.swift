@@ -247,6 +247,25 @@ final class ServicesAdapter: NSObject, Services, URLSessionTaskDelegate, @unchec
         return true
     }
 
+    /// A busy loop on a background queue of its own for `seconds` of wall time: in each 100 ms
+    /// slice it spins `percent` % of the slice and sleeps the rest, so one core runs at about
+    /// `percent` % (the CPU monitor's question: facts G6, B2). `done` runs on the runner's queue.
+    func burnCPU(seconds: Int, percent: Int, done: @escaping () -> Void) {
+        let runner = queue
+        let finished = UncheckedCallback(done)
+        DispatchQueue(label: "dev.bgharness.probe.cpu", qos: .utility).async {
+            let end = Date().addingTimeInterval(Double(seconds))
+            let slice = 0.1
+            while Date() < end {
+                let busyUntil = Date().addingTimeInterval(slice * Double(percent) / 100)
+                while Date() < busyUntil {}  // Date() is an opaque call: the loop is not elided
+                let rest = slice * Double(100 - percent) / 100
+                if rest > 0 { Thread.sleep(forTimeInterval: rest) }
+            }
+            runner.async { finished.call() }
+        }
+    }
+
     func gpuWork() -> Bool {
         // MTLCreateSystemDefaultDevice, an empty command buffer committed and waited for.
         guard let device = MTLCreateSystemDefaultDevice(), let queue = device.makeCommandQueue(),
@@ -255,4 +274,11 @@ final class ServicesAdapter: NSObject, Services, URLSessionTaskDelegate, @unchec
         buffer.waitUntilCompleted()
         return buffer.error == nil
     }
+}
+
+/// The runner's callback carried to the busy loop's queue and back: it is only ever called on the
+/// runner's queue, where it was made.
+private final class UncheckedCallback: @unchecked Sendable {
+    let call: () -> Void
+    init(_ call: @escaping () -> Void) { self.call = call }
 }

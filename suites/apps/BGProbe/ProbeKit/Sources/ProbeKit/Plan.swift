@@ -41,6 +41,7 @@ public enum Action: Equatable {
     case upload(bytes: Int)
     case allocate(mb: Int)
     case gpuWork
+    case cpu(seconds: Int, percent: Int)
 }
 
 public struct Step: Equatable {
@@ -110,7 +111,7 @@ public enum Schema {
     public static let resubmitIDs = ["same", "fresh"]
     public static let actionKeys = [
         "register", "submit", "cancel", "cancel_all", "keychain", "file", "background_task", "upload",
-        "allocate_mb", "gpu_work",
+        "allocate_mb", "gpu_work", "cpu",
     ]
     public static let maxSeconds = 1_000_000.0
 }
@@ -295,6 +296,10 @@ private struct Decoder {
             let u = try object(arg, at, allowed: ["bytes"], required: ["bytes"])
             return .upload(bytes: try integer(u["bytes"]!, "\(at).bytes", min: 1, max: 1_000_000_000))
         case "allocate_mb": return .allocate(mb: try integer(arg, at, min: 1, max: 16384))
+        case "cpu":
+            let c = try object(arg, at, allowed: ["seconds", "percent"], required: ["seconds", "percent"])
+            return .cpu(seconds: try integer(c["seconds"]!, "\(at).seconds", min: 1, max: 3600),
+                        percent: try integer(c["percent"]!, "\(at).percent", min: 1, max: 100))
         default:
             guard arg == .bool(true) else { throw fail(at, "True was expected") }
             return .gpuWork

@@ -40,6 +40,8 @@ public protocol Services: AnyObject {
     func upload(bytes: Int, done: @escaping (Int) -> Void)
     func allocate(mb: Int) -> Bool
     func gpuWork() -> Bool
+    /// A busy loop on a background queue; `done` when its time is up (never if the app dies first).
+    func burnCPU(seconds: Int, percent: Int, done: @escaping () -> Void)
 }
 
 /// The BGTask handed to a launch handler.
@@ -219,6 +221,10 @@ public final class ProbeRunner {
             say("memory.allocated", task, ["mb": .int(mb), "ok": .bool(ok)])
         case .gpuWork:
             say("gpu.work", task, ["ok": .bool(services.gpuWork())])
+        case .cpu(let seconds, let percent):
+            let attrs: [String: JSONValue] = ["seconds": .int(seconds), "percent": .int(percent)]
+            say("cpu.started", task, attrs)
+            services.burnCPU(seconds: seconds, percent: percent) { [weak self] in self?.say("cpu.finished", task, attrs) }
         }
     }
 

@@ -29,6 +29,7 @@ final class FakeSystem: TaskScheduling, Services {
     var answers: [String: JSONValue] = [:]
     var expirations: [String: () -> Void] = [:]
     var uploads: [(Int) -> Void] = []
+    var burns: [() -> Void] = []
 
     private func list(_ key: String) -> [String] { (answers[key]?.array ?? []).compactMap(\.string) }
     private func flag(_ key: String, _ otherwise: Bool) -> Bool {
@@ -56,6 +57,7 @@ final class FakeSystem: TaskScheduling, Services {
     func upload(bytes: Int, done: @escaping (Int) -> Void) { calls.append("upload:\(bytes)"); uploads.append(done) }
     func allocate(mb: Int) -> Bool { calls.append("allocate:\(mb)"); return flag("allocate", true) }
     func gpuWork() -> Bool { calls.append("gpu_work"); return flag("gpu", false) }
+    func burnCPU(seconds: Int, percent: Int, done: @escaping () -> Void) { calls.append("cpu:\(seconds):\(percent)"); burns.append(done) }
 }
 
 final class FakeTask: TaskHandle {
@@ -109,6 +111,7 @@ func runFixture(_ fixture: JSONValue) throws -> (events: [JSONValue], calls: [St
         case "system": if case .object(let a) = arg { system.answers.merge(a) { $1 } }
         case "bgtime_expire": system.expirations.removeValue(forKey: arg.string!)!()
         case "upload_done": system.uploads.removeFirst()(Int(arg.number!))
+        case "cpu_done": system.burns.removeFirst()()
         default: throw FixtureError(description: "unknown stimulus \(verb)")
         }
     }
