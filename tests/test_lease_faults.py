@@ -31,6 +31,7 @@ from harness.lab.lease import (
     LeaseState,
 )
 from harness.surfaces.cli import main
+from tests.fixtures.tmpfs import tmpfs
 
 KEY = "virtual-phone-a-0123456789"
 REPO = Path(__file__).resolve().parents[1]
@@ -88,16 +89,7 @@ def test_a_heartbeat_that_cannot_write_loses_the_lease_before_another_run_takes_
 
 def test_a_full_tmpfs_lease_folder_ends_in_a_lost_lease_not_a_dead_thread(tmp_path):
     """The same, on a real full file system (a 64 KiB tmpfs; needs root)."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    if (
-        os.geteuid() != 0
-        or subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True
-        ).returncode
-    ):
-        pytest.skip("needs root to mount a small tmpfs")
-    try:
+    with tmpfs(tmp_path / "small", "64k") as mount:
         said: list[str] = []
         ours = Leases(LeaseDir(mount), pretend(), ttl=0.4, say=said.append)
         ours.acquire(KEY, "phone-a")
@@ -109,8 +101,6 @@ def test_a_full_tmpfs_lease_folder_ends_in_a_lost_lease_not_a_dead_thread(tmp_pa
         with pytest.raises(LeaseLost, match="No space left on device"):
             ours.check(KEY, "bg")
         ours.release_all()
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_a_release_during_a_heartbeat_is_not_reported_as_lost(tmp_path):

@@ -21,6 +21,7 @@ from harness.data.journal import Journal
 from harness.device.backends.virtual import VirtualIPhone
 from harness.lab.lab import Lab
 from harness.session.session import Session
+from tests.fixtures.tmpfs import tmpfs
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = [HealthCheck.function_scoped_fixture]
@@ -135,16 +136,7 @@ def test_a_journal_folder_that_cannot_be_written_stops_the_change_with_one_line(
 
 def test_a_read_only_state_folder_stops_the_change_with_one_line(tmp_path):
     """A real read-only file system (a tmpfs remounted ro; needs root)."""
-    mount = tmp_path / "state"
-    mount.mkdir()
-    if (
-        os.geteuid() != 0
-        or subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True
-        ).returncode
-    ):
-        pytest.skip("needs root to mount a tmpfs")
-    try:
+    with tmpfs(tmp_path / "state", "1m") as mount:
         device = VirtualIPhone.open(DeviceRecord("phone", "virtual"), mount)
         subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
         session = Session(device, Journal(mount))
@@ -153,8 +145,6 @@ def test_a_read_only_state_folder_stops_the_change_with_one_line(tmp_path):
             pass
         assert device.locked() is False, "nothing applied without its journal entry"
         session.close()
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 # -- Hostile journal entries: a record or one line, never a traceback ---------------------------
